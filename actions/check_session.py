@@ -1,0 +1,45 @@
+"""action_check_session: find the driver's session, diagnose it, say what the article says."""
+from __future__ import annotations
+
+from typing import Any, Dict, List, Text
+
+from rasa_sdk import Tracker
+from rasa_sdk.events import FollowupAction, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.common import SafeAction, identity_of, say
+from bot.diagnosis import Step
+from bot.identifiers import normalise_session_id
+from bot.models import utcnow
+from bot.triage import TriageInput, triage
+
+
+class ActionCheckSession(SafeAction):
+    def name(self) -> Text:
+        return "action_check_session"
+
+    async def handle(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                     domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
+        entities = {e.get("entity") for e in (tracker.latest_message or {}).get("entities", [])}
+        session_id = normalise_session_id(tracker.get_slot("session_id") or "")
+        result = triage(
+            self.settings,
+            TriageInput(
+                identity=identity_of(tracker, self.settings),
+                session_id=session_id,
+                typed_identifier=bool(entities & {"card_number", "session_id", "evse_id"}),
+                driver_cannot_start=bool(tracker.get_slot("cannot_start")),
+                kwh_reported=tracker.get_slot("kwh_reported"),
+            ),
+            now=utcnow(),
+        )
+        say(dispatcher, result.reply)
+        events = [SlotSet("step", result.step), SlotSet("findings", result.findings)]
+        if result.step in ("unknown_session", "choose_session"):
+            events.append(SlotSet("session_id", None))  # ask again rather than keep a wrong one
+        elif result.session_id:
+            events.append(SlotSet("session_id", result.session_id))
+        if result.step == Step.OWN_STATION_PERSON.value:
+            # The article: at our own stations a person closes the session. Start the handoff now.
+            events.append(FollowupAction("handoff_form"))
+        return events

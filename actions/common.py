@@ -1,0 +1,78 @@
+"""What every action needs from the tracker: the verified identity, the channel, safe failure."""
+from __future__ import annotations
+
+import abc
+import logging
+from typing import Any, Dict, List, Optional, Text
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+from bot.identity import Identity, identity_from_metadata
+from bot.replies import HUMAN_BUTTON, Reply
+from bot.settings import Settings, get_settings
+
+logger = logging.getLogger(__name__)
+
+APOLOGY = Reply(
+    "Sorry, something went wrong on my side while I was looking into this. Nothing you've told me is lost: "
+    "you can try again in a moment, or talk to a person.",
+    (HUMAN_BUTTON,),
+)
+
+
+def identity_of(tracker: Tracker, settings: Settings) -> Optional[Identity]:
+    """The identity proven by the newest user message that carries a token; None means anonymous.
+
+    Never read from slots: a driver can set slots by typing `/inform{...}`.
+    """
+    secret = settings.identity_secret
+    latest = (tracker.latest_message or {}).get("metadata")
+    if isinstance(latest, dict) and latest.get("identity"):
+        return identity_from_metadata(latest, secret)
+    for event in reversed(tracker.events):
+        if event.get("event") == "user" and isinstance(event.get("metadata"), dict) and event["metadata"].get("identity"):
+            return identity_from_metadata(event["metadata"], secret)
+    return None
+
+
+def say(dispatcher: CollectingDispatcher, reply: Reply) -> None:
+    buttons = [{"title": b.title, "payload": b.payload} for b in reply.buttons]
+    dispatcher.utter_message(text=reply.text, buttons=buttons or None)
+
+
+class UsesSettings:
+    """Settings from the environment in production; tests pass their own."""
+
+    def __init__(self, settings: Optional[Settings] = None) -> None:
+        self._settings = settings
+
+    @property
+    def settings(self) -> Settings:
+        return self._settings or get_settings()
+
+
+class SafeAction(UsesSettings, Action, metaclass=abc.ABCMeta):
+    """An action that answers with an apology instead of failing the turn.
+
+    Returns no events on failure, so every slot collected so far stays as it was.
+    """
+
+    @abc.abstractmethod
+    def name(self) -> Text:
+        ...
+
+    @abc.abstractmethod
+    async def handle(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                     domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
+        ...
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
+        try:
+            return await self.handle(dispatcher, tracker, domain)
+        except Exception:  # noqa: BLE001 - the driver gets an answer whatever broke
+            logger.exception("%s failed for conversation %s", self.name(), tracker.sender_id)
+            dispatcher.messages.clear()
+            say(dispatcher, APOLOGY)
+            return []

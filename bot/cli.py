@@ -1,0 +1,204 @@
+"""`bot`: the developer's and operator's command line (seed, token, train, serve, chat, run)."""
+from __future__ import annotations
+
+import os
+import secrets
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+from typing import Optional
+
+import click
+
+from bot.settings import DEFAULT_VAR_DIR, PROJECT_ROOT
+
+DEV_SECRET_FILE = DEFAULT_VAR_DIR / "dev-identity-secret"
+
+
+def ensure_identity_secret() -> str:
+    """BOT_IDENTITY_SECRET from the environment, or a per-machine dev secret kept out of git."""
+    secret = os.environ.get("BOT_IDENTITY_SECRET")
+    if not secret:
+        DEV_SECRET_FILE.parent.mkdir(parents=True, exist_ok=True)
+        if not DEV_SECRET_FILE.exists():
+            DEV_SECRET_FILE.write_text(secrets.token_urlsafe(32))
+            DEV_SECRET_FILE.chmod(0o600)
+        secret = DEV_SECRET_FILE.read_text().strip()
+        os.environ["BOT_IDENTITY_SECRET"] = secret
+    return secret
+
+
+def _settings():
+    from bot.settings import get_settings
+
+    return get_settings()
+
+
+@click.group()
+def cli() -> None:
+    """The stale-session assistant."""
+
+
+@cli.command()
+def seed() -> None:
+    """Create the schema and (re)load the demo scenarios, with times relative to now."""
+    from bot.seed import describe, seed_demo
+
+    seed_demo(_settings())
+    click.echo("Demo data loaded. Accounts (chat as one with: make run AS=<account>):")
+    click.echo(describe())
+
+
+@cli.command()
+def accounts() -> None:
+    """List the demo accounts and what each shows."""
+    from bot.seed import describe
+
+    click.echo(describe())
+
+
+@cli.command()
+@click.argument("account_id")
+@click.option("--ttl-minutes", default=60, show_default=True)
+def token(account_id: str, ttl_minutes: int) -> None:
+    """Mint an identity token for an account, as the app would send in metadata.identity."""
+    click.echo(_mint_for(account_id, timedelta(minutes=ttl_minutes)))
+
+
+@cli.command()
+@click.option("--config", default="config.yml", show_default=True)
+def train(config: str) -> None:
+    """Train the model if data, config or domain changed (otherwise reuse it)."""
+    from bot.model_build import ensure_model
+
+    click.echo(ensure_model(PROJECT_ROOT, config))
+
+
+@cli.command()
+@click.option("--url", default="http://127.0.0.1:5005", show_default=True)
+@click.option("--as", "account_id", default=None, help="Chat as this account (logged in); anonymous if omitted.")
+def chat(url: str, account_id: Optional[str]) -> None:
+    """Chat in the terminal through the REST channel."""
+    from bot.chat_client import RestChat, chat_loop
+
+    token_value = None
+    if account_id:
+        token_value = _mint_for(account_id)
+        click.echo(f"Logged in as {account_id}.")
+    chat_loop(RestChat(url, token_value))
+
+
+def _mint_for(account_id: str, ttl: timedelta = timedelta(hours=8)) -> str:
+    from bot import charging_repo
+    from bot.db import session_scope
+    from bot.identity import mint_token
+
+    secret = ensure_identity_secret()
+    with session_scope(_settings()) as db:
+        cards = charging_repo.account_cards(db, account_id)
+    if not cards:
+        raise click.ClickException(f"no account {account_id!r} with cards (run `make accounts` to list them)")
+    return mint_token(account_id, cards, secret, ttl)
+
+
+@cli.command()
+@click.option("--limit", default=20, show_default=True)
+def handoffs(limit: int) -> None:
+    """List handoffs, newest first, with their delivery state."""
+    from bot.agent_view import list_handoffs
+
+    for h in list_handoffs(_settings(), limit):
+        click.echo(f"{h['reference']}  {h['created_at']}  {h['channel']:<9} {h.get('delivery_state') or '-':<15} "
+                   f"{h.get('session_id') or '-':<11} {h.get('location') or '-'}")
+
+
+@cli.command()
+@click.argument("reference")
+def handoff(reference: str) -> None:
+    """Show one handoff readably: fields, findings, the whole transcript."""
+    from bot.agent_view import render_handoff_text
+
+    text = render_handoff_text(_settings(), reference)
+    if text is None:
+        raise click.ClickException(f"no handoff {reference!r}")
+    click.echo(text)
+
+
+@cli.command()
+@click.option("--loop", "forever", is_flag=True, help="Keep delivering until stopped.")
+@click.option("--interval", default=5.0, show_default=True)
+def deliver(forever: bool, interval: float) -> None:
+    """Deliver pending handoffs to the helpdesk webhook (BOT_HANDOFF_WEBHOOK_URL)."""
+    import threading
+
+    from bot.handoff_delivery import deliver_due, run_delivery_loop
+
+    settings = _settings()
+    if not forever:
+        report = deliver_due(settings)
+        click.echo(f"delivered {report.delivered}, retrying {report.retrying}, rejected {report.rejected}")
+        return
+    stop = threading.Event()
+    try:
+        run_delivery_loop(settings, stop, interval_s=interval)
+    except KeyboardInterrupt:
+        stop.set()
+
+
+@cli.command("agent-view")
+@click.option("--port", default=5056, show_default=True)
+@click.option("--host", default="127.0.0.1", show_default=True)
+def agent_view(port: int, host: str) -> None:
+    """Serve the agents' handoff inbox (needs BOT_AGENT_VIEW_TOKEN)."""
+    from bot.agent_view import serve
+
+    settings = _settings()
+    if not settings.agent_view_token:
+        raise click.ClickException("set BOT_AGENT_VIEW_TOKEN: the agent view refuses everyone without it")
+    serve(settings, host, port)
+
+
+@cli.command()
+@click.option("--as", "account_id", default=None, help="Chat as this demo account (logged in).")
+@click.option("--rasa-port", default=5005, show_default=True)
+@click.option("--actions-port", default=5055, show_default=True)
+@click.option("--no-chat", is_flag=True, help="Only serve (for the website widget or another client).")
+def run(account_id: Optional[str], rasa_port: int, actions_port: int, no_chat: bool) -> None:
+    """Seed the demo data, train if needed, start both servers and chat."""
+    from bot.chat_client import RestChat, chat_loop
+    from bot.model_build import ensure_model
+    from bot.processes import ACTION_READY_PATH, RASA_READY_PATH, start_action_server, start_rasa_server, wait_ready
+    from bot.seed import describe, seed_demo
+
+    started = time.monotonic()
+    ensure_identity_secret()
+    os.environ.setdefault("ACTION_ENDPOINT_URL", f"http://127.0.0.1:{actions_port}/webhook")
+    seed_demo(_settings())
+    model = ensure_model(PROJECT_ROOT)
+    logs = DEFAULT_VAR_DIR / "logs"
+    servers = [start_action_server(actions_port, logs / "actions.log")]
+    try:
+        servers.append(start_rasa_server(model, rasa_port, logs / "rasa.log"))
+        wait_ready(servers[0], ACTION_READY_PATH)
+        wait_ready(servers[1], RASA_READY_PATH)
+        click.echo(f"Ready in {time.monotonic() - started:.0f} s. Rasa: http://127.0.0.1:{rasa_port} "
+                   f"(logs in {logs}).")
+        click.echo("Demo accounts (make run AS=<account>):\n" + describe())
+        if no_chat:
+            click.echo("Serving; Ctrl-C stops.")
+            while all(s.process.poll() is None for s in servers):
+                time.sleep(1)
+            return
+        token_value = _mint_for(account_id) if account_id else None
+        click.echo(f"Chatting as {account_id}." if account_id else "Chatting anonymously (make run AS=demo-wait to log in).")
+        chat_loop(RestChat(f"http://127.0.0.1:{rasa_port}", token_value))
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for server in reversed(servers):
+            server.stop()
+
+
+if __name__ == "__main__":
+    cli()

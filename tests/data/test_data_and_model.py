@@ -1,0 +1,67 @@
+"""The training data validates, and the trained model understands the held-out test set."""
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from bot.settings import PROJECT_ROOT, rasa_process_env
+
+# Rasa 3.6's validator counts a form's questions (utter_ask_<slot>) as unused responses although
+# the form asks them; that is the one warning tolerated here.
+KNOWN_FALSE_POSITIVE = re.compile(r"The utterance 'utter_ask_(card_number|location|time|session_id)' is not used")
+
+
+def test_rasa_data_validate_is_clean():
+    result = subprocess.run(
+        [sys.executable, "-m", "rasa", "data", "validate", "--domain", "domain.yml", "--data", "data"],
+        cwd=PROJECT_ROOT, env=rasa_process_env({"PATH": "/usr/bin:/bin"}), capture_output=True, text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    warnings = [line for line in (result.stdout + result.stderr).splitlines()
+                if "UserWarning" in line and not KNOWN_FALSE_POSITIVE.search(line)]
+    assert warnings == []
+
+
+def _examples(path):
+    data = yaml.safe_load((PROJECT_ROOT / path).read_text())
+    for block in data.get("nlu", []):
+        for line in (block.get("examples") or "").splitlines():
+            text = re.sub(r"\[([^\]]*)\](\([^)]*\)|\{[^}]*\})", r"\1", line.strip().lstrip("- "))
+            yield re.sub(r"[^\w]+", " ", text).strip().lower()
+
+
+def test_held_out_test_set_is_never_trained_on():
+    assert set(_examples("tests/nlu_test.yml")).isdisjoint(_examples("data/nlu.yml"))
+
+
+@pytest.fixture(scope="module")
+def held_out_reports(trained_model, tmp_path_factory):
+    out = tmp_path_factory.mktemp("nlu-eval")
+    subprocess.run(
+        [sys.executable, "-m", "rasa", "test", "nlu", "--nlu", "tests/nlu_test.yml", "--model", str(trained_model),
+         "--out", str(out), "--no-plot"],
+        cwd=PROJECT_ROOT, env=rasa_process_env({"PATH": "/usr/bin:/bin"}), check=True, capture_output=True,
+        timeout=600,
+    )
+    intents = json.loads((out / "intent_report.json").read_text())
+    entities = json.loads((out / "ChargingEntityExtractor_report.json").read_text())
+    return intents, entities
+
+
+def test_held_out_intents_are_understood(held_out_reports):
+    intents, _ = held_out_reports
+    assert intents["weighted avg"]["f1-score"] >= 0.90
+    for name in ("session_still_active", "cannot_start_session", "request_human"):
+        assert intents[name]["f1-score"] >= 0.85, (name, intents[name])
+
+
+def test_held_out_identifiers_are_extracted(held_out_reports):
+    _, entities = held_out_reports
+    for name in ("card_number", "session_id", "evse_id"):
+        assert entities[name]["f1-score"] >= 0.95, (name, entities[name])

@@ -1,0 +1,19 @@
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+
+from bot.seed import seed_demo
+from bot.settings import Settings
+from tests.conftest import TEST_SECRET
+
+NOW = datetime(2026, 11, 24, 12, 0, tzinfo=timezone.utc)
+
+
+@pytest.fixture
+def seeded(tmp_path) -> Settings:
+    """A real SQLite charging database with the demo scenarios, seeded at NOW."""
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'charging.db'}", identity_secret=TEST_SECRET)
+    seed_demo(settings, now=NOW)
+    return settings

@@ -1,0 +1,201 @@
+"""Times as drivers write them, read at a fixed moment in Amsterdam."""
+from __future__ import annotations
+
+import random
+import time
+from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from bot.timeparse import find_time_expression, find_time_expressions, parse_time
+
+TZ = "Europe/Amsterdam"
+AMS = ZoneInfo(TZ)
+# Monday 25 November 2024, 10:00 in Amsterdam.
+NOW = datetime(2024, 11, 25, 10, 0, tzinfo=AMS)
+
+
+def ams(*args: int) -> datetime:
+    return datetime(*args, tzinfo=AMS)
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("yesterday around 6pm", ams(2024, 11, 24, 18, 0)),
+        ("yesterday at 18:00", ams(2024, 11, 24, 18, 0)),
+        ("yesterday at 6", ams(2024, 11, 24, 18, 0)),
+        ("yesterday about 8:30", ams(2024, 11, 24, 8, 30)),
+        ("yesterday, roughly 7pm-ish", ams(2024, 11, 24, 19, 0)),
+        ("yesterday 18h30", ams(2024, 11, 24, 18, 30)),
+        ("last night around 11", ams(2024, 11, 24, 23, 0)),
+        ("last night at 1am", ams(2024, 11, 25, 1, 0)),
+        ("around 11 last night", ams(2024, 11, 24, 23, 0)),
+        ("last night", ams(2024, 11, 24, 22, 0)),
+        ("this morning", ams(2024, 11, 25, 9, 0)),
+        ("8:30 this morning", ams(2024, 11, 25, 8, 30)),
+        ("yesterday evening around 7", ams(2024, 11, 24, 19, 0)),
+        ("2 hours ago", ams(2024, 11, 25, 8, 0)),
+        ("an hour ago", ams(2024, 11, 25, 9, 0)),
+        ("half an hour ago", ams(2024, 11, 25, 9, 30)),
+        ("a couple of hours ago", ams(2024, 11, 25, 8, 0)),
+        ("monday at 14:00", ams(2024, 11, 18, 14, 0)),
+        ("friday evening", ams(2024, 11, 22, 19, 0)),
+        ("last sunday around 8", ams(2024, 11, 24, 8, 0)),
+        ("23 november 18:30", ams(2024, 11, 23, 18, 30)),
+        ("23rd of November at 6pm", ams(2024, 11, 23, 18, 0)),
+        ("November 23rd at 6pm", ams(2024, 11, 23, 18, 0)),
+        ("saturday 23 november at 7pm", ams(2024, 11, 23, 19, 0)),
+        ("23/11 at 7pm", ams(2024, 11, 23, 19, 0)),
+        ("23-11-2024 19:00", ams(2024, 11, 23, 19, 0)),
+        ("2024-11-23T18:00", ams(2024, 11, 23, 18, 0)),
+        ("6pm yesterday", ams(2024, 11, 24, 18, 0)),
+        ("yesterday", ams(2024, 11, 24, 0, 0)),
+        ("day before yesterday", ams(2024, 11, 23, 0, 0)),
+        ("yesterday at midnight", ams(2024, 11, 25, 0, 0)),
+    ],
+)
+def test_driver_phrasings_resolve_to_the_moment_they_mean(text, expected):
+    found = find_time_expression(text, NOW, TZ)
+
+    assert found is not None, text
+    assert found.value == expected
+    assert found.value.utcoffset() == expected.utcoffset()
+    assert found.text == text  # the whole expression, nothing less
+
+
+@pytest.mark.parametrize(
+    "sentence, expression",
+    [
+        ("it was yesterday around 6pm at the Jaarbeurs", "yesterday around 6pm"),
+        ("I started charging on monday at 14:00 in Utrecht", "monday at 14:00"),
+        ("unplugged at 6pm yesterday, still active", "6pm yesterday"),
+        ("plugged in at around 9 this morning", "around 9 this morning"),
+        ("it has been active since yesterday and I stopped", "yesterday"),
+        ("on 23/11 at 7pm at Allego", "23/11 at 7pm"),
+    ],
+)
+def test_the_span_is_the_whole_expression_as_typed(sentence, expression):
+    found = find_time_expression(sentence, NOW, TZ)
+
+    assert found is not None
+    assert (found.start, found.end, found.text) == (
+        sentence.index(expression),
+        sentence.index(expression) + len(expression),
+        expression,
+    )
+    assert sentence[found.start : found.end] == expression
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I may have a problem",
+        "since march it happens a second time",
+        "now it is still active",
+        "today the app still says active",
+        "I charged at 22 kW",
+        "your 24/7 support",
+        "call 06-12345678",
+        "postcode 1012 AB",
+        "card NL-EFL-C12345678-9",
+        "I was there at 6 and left",
+        "",
+    ],
+)
+def test_words_that_only_look_like_times_are_not_times(text):
+    assert find_time_expressions(text, NOW, TZ) == []
+
+
+def test_a_number_of_things_after_a_day_is_not_its_hour():
+    found = find_time_expressions("yesterday at 6 stations it failed", NOW, TZ)
+
+    assert [(m.text, m.value) for m in found] == [("yesterday", ams(2024, 11, 24, 0, 0))]
+
+
+def test_dates_without_a_year_are_read_in_the_past():
+    nov_20 = datetime(2024, 11, 20, 10, 0, tzinfo=AMS)
+
+    assert find_time_expression("23 november", nov_20, TZ).value == ams(2023, 11, 23, 0, 0)
+    assert find_time_expression("23/11", nov_20, TZ).value == ams(2023, 11, 23, 0, 0)
+
+
+def test_a_clock_time_without_a_day_is_its_most_recent_occurrence():
+    assert find_time_expression("it stopped at 18:00", NOW, TZ).value == ams(2024, 11, 24, 18, 0)
+    assert find_time_expression("it stopped at 08:00", NOW, TZ).value == ams(2024, 11, 25, 8, 0)
+
+
+def test_hours_ago_count_real_hours_across_the_dst_change():
+    # 31 March 2024: clocks jump from 02:00 to 03:00 in Amsterdam.
+    just_after = datetime(2024, 3, 31, 3, 30, tzinfo=AMS)
+
+    found = find_time_expression("2 hours ago", just_after, TZ)
+
+    assert found.value == datetime(2024, 3, 30, 23, 30, tzinfo=timezone.utc)
+    assert found.value.isoformat() == "2024-03-31T00:30:00+01:00"
+
+
+def test_times_are_read_in_the_drivers_time_zone_whatever_zone_now_is_in():
+    now_utc = NOW.astimezone(timezone.utc)
+
+    amsterdam = find_time_expression("yesterday at 18:00", now_utc, TZ).value
+    new_york = find_time_expression("yesterday at 18:00", now_utc, "America/New_York").value
+
+    assert amsterdam.isoformat() == "2024-11-24T18:00:00+01:00"
+    assert new_york.isoformat() == "2024-11-24T18:00:00-05:00"
+
+
+def test_every_expression_in_a_message_is_found_in_order():
+    found = find_time_expressions("from yesterday at 18:00 until 2 hours ago", NOW, TZ)
+
+    assert [m.text for m in found] == ["yesterday at 18:00", "2 hours ago"]
+
+
+def test_grain_tells_how_precise_the_driver_was():
+    def grain(text: str) -> str:
+        return find_time_expression(text, NOW, TZ).grain
+
+    assert grain("yesterday") == "day"
+    assert grain("last night") == "part_of_day"
+    assert grain("yesterday around 6pm") == "hour"
+    assert grain("yesterday at 18:30") == "minute"
+
+
+@pytest.mark.parametrize(
+    "answer, expected",
+    [
+        ("yesterday around 6pm", ams(2024, 11, 24, 18, 0)),
+        ("I think it was yesterday around 6pm", ams(2024, 11, 24, 18, 0)),
+        ("today", ams(2024, 11, 25, 0, 0)),
+        ("around 6", ams(2024, 11, 25, 6, 0)),
+        ("last night around 11", ams(2024, 11, 24, 23, 0)),
+    ],
+)
+def test_parse_time_reads_a_whole_answer(answer, expected):
+    assert parse_time(answer, NOW, TZ) == expected
+
+
+@pytest.mark.parametrize("answer", ["no idea", "6", "", "may"])
+def test_parse_time_returns_none_for_answers_without_a_time(answer):
+    assert parse_time(answer, NOW, TZ) is None
+
+
+_RNG = random.Random(5)
+
+
+@pytest.mark.parametrize(
+    "garbage",
+    [
+        "".join(chr(_RNG.randint(32, 0x2FFF)) for _ in range(100_000)),
+        "yesterday at " * 8_000,
+        "23 november " * 9_000,
+        "around " * 15_000,
+        "1/1/" * 25_000,
+    ],
+)
+def test_100_kb_messages_are_read_quickly(garbage):
+    started = time.perf_counter()
+    find_time_expressions(garbage, NOW, TZ)
+    parse_time(garbage, NOW, TZ)
+    assert time.perf_counter() - started < 2.0
