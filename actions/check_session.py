@@ -1,6 +1,8 @@
 """action_check_session: find the driver's session, diagnose it, say what the article says."""
 from __future__ import annotations
 
+import asyncio
+import functools
 from typing import Any, Dict, List, Text
 
 from rasa_sdk import Tracker
@@ -22,7 +24,10 @@ class ActionCheckSession(SafeAction):
                      domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
         entities = {e.get("entity") for e in (tracker.latest_message or {}).get("entities", [])}
         session_id = normalise_session_id(tracker.get_slot("session_id") or "")
-        result = triage(
+        # Database reads and the provider's OCPI answer block: keep them off the event loop so
+        # one slow provider does not stall every other conversation on this action server.
+        run_triage = functools.partial(
+            triage,
             self.settings,
             TriageInput(
                 identity=identity_of(tracker, self.settings),
@@ -33,6 +38,7 @@ class ActionCheckSession(SafeAction):
             ),
             now=utcnow(),
         )
+        result = await asyncio.get_running_loop().run_in_executor(None, run_triage)
         say(dispatcher, result.reply)
         events = [SlotSet("step", result.step), SlotSet("findings", result.findings)]
         if result.step in ("unknown_session", "choose_session"):

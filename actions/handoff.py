@@ -1,7 +1,9 @@
 """The handoff form (asks only for what is not known yet) and its submission."""
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Text
+import asyncio
+import functools
+from typing import Any, Dict, List, Text
 
 from rasa_sdk import Tracker
 from rasa_sdk.events import ConversationPaused, SlotSet
@@ -73,7 +75,7 @@ class ActionSubmitHandoff(SafeAction):
             "session_id": tracker.get_slot("session_id"),
         })
         findings: Dict[str, Any] = dict(tracker.get_slot("findings") or {})
-        reference = store_handoff(settings, HandoffRequest(
+        store = functools.partial(store_handoff, settings, HandoffRequest(
             conversation_id=tracker.sender_id,
             channel=tracker.get_latest_input_channel() or "unknown",
             reason=tracker.get_slot("step") or "driver_asked_for_person",
@@ -85,6 +87,7 @@ class ActionSubmitHandoff(SafeAction):
             findings=findings,
             transcript=transcript_from_events(tracker.events),
         ))
+        reference = await asyncio.get_running_loop().run_in_executor(None, store)
         dispatcher.utter_message(
             text=f"Thanks, I've passed everything to a colleague. Your reference is {reference}. They'll pick it up "
                  "from here and you won't need to repeat anything. I'll stay quiet in this chat in the meantime."

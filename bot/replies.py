@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import List, Optional, Sequence
 from zoneinfo import ZoneInfo
 
-from bot.diagnosis import Step, Verdict
+from bot.diagnosis import Station, Step, Verdict
 from bot.settings import Settings
 
 
@@ -187,3 +187,21 @@ def no_active_session_reply(latest, settings: Settings) -> Reply:
 def unknown_session_reply(session_id: str) -> Reply:
     return Reply(f"I can't find a session {session_id} on your account. Please check the ID, or pick one of your "
                  "sessions.")
+
+
+def provider_completed_reply(session_id: str, station: Station, ended_at: Optional[datetime],
+                             settings: Settings) -> Reply:
+    when = f" at {local_time(ended_at, settings)}" if ended_at else ""
+    return Reply(
+        f"I checked with {station.operator_name}, who runs the station at {station.location_name} in {station.city}: "
+        f"they report that session {session_id} has ended{when}. The station has ended it; your app will follow "
+        "shortly. Your card works, and your billing is not affected."
+    )
+
+
+def with_own_data_notice(reply: Reply, station: Station, outcome: str) -> Reply:
+    """Says plainly that the provider could not confirm, so the advice rests on our own data."""
+    why = ("didn't answer in time" if outcome == "unavailable"
+           else "doesn't list this session")
+    return Reply(f"I tried to check with {station.operator_name}, but their system {why}, so this is based on our "
+                 f"own data. " + reply.text, reply.buttons)

@@ -43,6 +43,8 @@ class Settings:
     agent_view_token: Optional[str] = None
     # Timeout for every database statement the action server issues (seconds).
     db_timeout_s: float = 5.0
+    # Hard bound on asking a station's provider (OCPI) during a turn; past it we use our own data.
+    ocpi_timeout_s: float = 3.0
 
     def is_own_party(self, party_id: Optional[str]) -> bool:
         return bool(party_id) and party_id.upper() in self.own_party_ids
@@ -63,6 +65,7 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
         handoff_webhook_timeout_s=float(env.get("BOT_HANDOFF_WEBHOOK_TIMEOUT_S") or defaults.handoff_webhook_timeout_s),
         agent_view_token=env.get("BOT_AGENT_VIEW_TOKEN") or None,
         db_timeout_s=float(env.get("BOT_DB_TIMEOUT_S") or defaults.db_timeout_s),
+        ocpi_timeout_s=float(env.get("BOT_OCPI_TIMEOUT_S") or defaults.ocpi_timeout_s),
     )
 
 

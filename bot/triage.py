@@ -5,14 +5,16 @@ tested) against a real database without Rasa.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Tuple
 
 from bot import charging_repo, replies
+from bot.charging_repo import SessionCase
 from bot.db import session_scope
-from bot.diagnosis import KwhTrend, diagnose
+from bot.diagnosis import KwhTrend, Reading, diagnose
 from bot.identity import Identity
+from bot.provider_status import ProviderView, check_provider
 from bot.replies import Reply
 from bot.settings import Settings
 
@@ -65,6 +67,38 @@ def triage(settings: Settings, request: TriageInput, now: datetime) -> TriageRes
             if len(active) > 1:
                 return TriageResult(step="choose_session", reply=replies.choose_session_reply(active, settings))
             case = charging_repo.session_case(db, account_id, active[0].session_id)
+    return _diagnose_case(settings, case, request, now)
+
+
+def _ask_provider(settings: Settings, case: SessionCase) -> Optional[ProviderView]:
+    """The provider's own view of the session, when we can ask it (OCPI); None when not configured."""
+    if not case.operator_ocpi_url:
+        return None
+    return check_provider(case.operator_ocpi_url, case.operator_ocpi_token, case.facts.session_id,
+                          case.location_id, case.facts.start, timeout_s=settings.ocpi_timeout_s)
+
+
+def _with_provider_data(case: SessionCase, view: Optional[ProviderView]) -> Tuple[SessionCase, Dict[str, Any]]:
+    """Folds what the provider said into the case: its newest meter value and its contact details."""
+    if view is None:
+        return case, {}
+    found = {"outcome": view.outcome, "status": view.status, "kwh": view.kwh, "reason": view.reason,
+             "last_updated": view.last_updated.isoformat() if view.last_updated else None}
+    if view.operator is not None:
+        case = replace(case, station=replace(
+            case.station,
+            operator_name=view.operator.name or case.station.operator_name,
+            operator_website=view.operator.website or case.station.operator_website,
+            operator_phone=view.operator.phone or case.station.operator_phone,
+        ))
+    if view.outcome == "active" and view.kwh is not None and view.last_updated is not None:
+        case = replace(case, readings=tuple(case.readings) + (Reading(view.last_updated, view.kwh),))
+    return case, found
+
+
+def _diagnose_case(settings: Settings, case: SessionCase, request: TriageInput, now: datetime) -> TriageResult:
+    view = _ask_provider(settings, case)
+    case, provider_findings = _with_provider_data(case, view)
     verdict = diagnose(
         case.facts, case.readings, case.station, now, settings,
         driver_cannot_start=request.driver_cannot_start,
@@ -72,9 +106,14 @@ def triage(settings: Settings, request: TriageInput, now: datetime) -> TriageRes
     )
     findings = verdict.findings()
     findings["identified"] = True
-    return TriageResult(
-        step=verdict.step.value,
-        reply=replies.verdict_reply(case.facts.session_id, verdict, settings, request.driver_cannot_start),
-        session_id=case.facts.session_id,
-        findings=findings,
-    )
+    if provider_findings:
+        findings["provider"] = provider_findings
+    session_id = case.facts.session_id
+    if view is not None and view.outcome == "completed":
+        findings["step"] = "provider_completed"
+        return TriageResult(step="provider_completed", session_id=session_id, findings=findings,
+                            reply=replies.provider_completed_reply(session_id, case.station, view.ended_at, settings))
+    reply = replies.verdict_reply(session_id, verdict, settings, request.driver_cannot_start)
+    if view is not None and view.outcome in ("unavailable", "not_found"):
+        reply = replies.with_own_data_notice(reply, case.station, view.outcome)
+    return TriageResult(step=verdict.step.value, reply=reply, session_id=session_id, findings=findings)
