@@ -65,3 +65,15 @@ def test_held_out_identifiers_are_extracted(held_out_reports):
     _, entities = held_out_reports
     for name in ("card_number", "session_id", "evse_id"):
         assert entities[name]["f1-score"] >= 0.95, (name, entities[name])
+
+
+def test_dialogue_test_stories_pass(trained_model, tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "rasa", "test", "core", "--stories", "tests/test_stories.yml", "--model",
+         str(trained_model), "--out", str(tmp_path), "--fail-on-prediction-errors", "--no-plot"],
+        cwd=PROJECT_ROOT, env=rasa_process_env({"PATH": "/usr/bin:/bin", "PYTHONPATH": str(PROJECT_ROOT)}),
+        capture_output=True, text=True, timeout=600,
+    )
+    failed = (tmp_path / "failed_test_stories.yml")
+    detail = failed.read_text() if failed.exists() else result.stdout[-3000:] + result.stderr[-3000:]
+    assert result.returncode == 0, detail

@@ -170,3 +170,20 @@ def test_the_articles_three_answers(anonymous):
 def test_out_of_scope_and_bot_challenge(anonymous):
     assert "I can only help with charging sessions" in texts(anonymous.send("what's the weather in Paris tomorrow"))
     assert "virtual assistant" in texts(anonymous.send("am I talking to a bot?"))
+
+
+def test_low_confidence_offers_to_rephrase_or_reach_a_person(anonymous):
+    messages = anonymous.send("qwxz zzkj")
+    assert "say it in other words" in texts(messages)
+    assert payloads(messages) == ["/request_human"]
+
+
+def test_a_person_at_any_point_asks_a_logged_in_driver_nothing(logged_in, stack_settings):
+    chat = logged_in("other")
+    assert "Allego" in texts(chat.send("my session is still listed as active"))
+    answer = texts(chat.send("/request_human"))  # the "Talk to a person" button
+    assert "Your reference is HO-" in answer
+    record = handoff_for(stack_settings, chat.sender)
+    assert record.session_id == "SES-100005" and record.card_number == "NL-EFL-C10000005-5"
+    assert "Allego A2 Vianen" in record.location
+    assert record.findings["step"] == "other_provider" and record.findings["operator_name"] == "Allego"
