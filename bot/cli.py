@@ -102,6 +102,28 @@ def _mint_for(account_id: str, ttl: timedelta = timedelta(hours=8)) -> str:
     return mint_token(account_id, cards, secret, ttl)
 
 
+@cli.command("ocpi-endpoint")
+@click.argument("country_code")
+@click.argument("party_id")
+@click.option("--url", required=True, help="The operator's OCPI 2.2.1 CPO module base, e.g. https://cpo.example/ocpi/cpo/2.2.1")
+@click.option("--token", prompt=True, hide_input=True, envvar="BOT_OCPI_TOKEN",
+              help="Credentials token (asked for, or from BOT_OCPI_TOKEN; never on the command line).")
+def ocpi_endpoint(country_code: str, party_id: str, url: str, token: str) -> None:
+    """Let the assistant ask this operator (e.g. NL ALL) for session status over OCPI."""
+    from sqlalchemy import select
+
+    from bot.db import session_scope
+    from bot.models import Operator
+
+    with session_scope(_settings()) as db:
+        operator = db.execute(select(Operator).where(Operator.country_code == country_code.upper(),
+                                                     Operator.party_id == party_id.upper())).scalar_one_or_none()
+        if operator is None:
+            raise click.ClickException(f"no operator {country_code}/{party_id}")
+        operator.ocpi_base_url, operator.ocpi_token = url, token
+    click.echo(f"{country_code.upper()}/{party_id.upper()} will be asked at {url}")
+
+
 @cli.command()
 @click.option("--limit", default=20, show_default=True)
 def handoffs(limit: int) -> None:
