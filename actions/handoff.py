@@ -27,37 +27,38 @@ class ValidateHandoffForm(UsesSettings, FormValidationAction):
                                                   tracker.get_slot("session_id"))
         return [slot for slot in domain_slots if slot not in known]
 
+    # Each slot's answer is parsed in bot.handoff_fields; what cannot be read is asked again, with an example.
+    REASK = {
+        "card_number": "That doesn't look like a card number. Card numbers look like NL-EFL-C12345678-9; an "
+                       "account e-mail address works too.",
+        "location": "Sorry, I couldn't read that as a place. The station's name, street or city is enough, for "
+                    "example \"Jaarbeurs P3, Utrecht\".",
+        "time": "Sorry, I couldn't read that as a time. Try something like \"yesterday around 6pm\" or "
+                "\"23 November 18:30\".",
+        "session_id": "That doesn't look like a session ID; they look like SES-104233. If you don't have it, just "
+                      "say no.",
+    }
+
+    def _checked(self, slot: Text, parsed: Any, dispatcher: CollectingDispatcher) -> Dict[Text, Any]:
+        if parsed is None:
+            dispatcher.utter_message(text=self.REASK[slot])
+        return {slot: parsed}
+
     def validate_card_number(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                              domain: DomainDict) -> Dict[Text, Any]:
-        card = handoff_fields.parse_card_or_account(value)
-        if card is None:
-            dispatcher.utter_message(text="That doesn't look like a card number. Card numbers look like "
-                                          "NL-EFL-C12345678-9; an account e-mail address works too.")
-        return {"card_number": card}
+        return self._checked("card_number", handoff_fields.parse_card_or_account(value), dispatcher)
 
     def validate_location(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                           domain: DomainDict) -> Dict[Text, Any]:
-        location = handoff_fields.parse_location(value)
-        if location is None:
-            dispatcher.utter_message(text="Sorry, I couldn't read that as a place. The station's name, street or "
-                                          "city is enough, for example \"Jaarbeurs P3, Utrecht\".")
-        return {"location": location}
+        return self._checked("location", handoff_fields.parse_location(value), dispatcher)
 
     def validate_time(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                       domain: DomainDict) -> Dict[Text, Any]:
-        when = handoff_fields.parse_session_time(value, self.settings, utcnow())
-        if when is None:
-            dispatcher.utter_message(text="Sorry, I couldn't read that as a time. Try something like "
-                                          "\"yesterday around 6pm\" or \"23 November 18:30\".")
-        return {"time": when}
+        return self._checked("time", handoff_fields.parse_session_time(value, self.settings, utcnow()), dispatcher)
 
     def validate_session_id(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                             domain: DomainDict) -> Dict[Text, Any]:
-        session_id = handoff_fields.parse_session_id_answer(value)
-        if session_id is None:
-            dispatcher.utter_message(text="That doesn't look like a session ID; they look like SES-104233. "
-                                          "If you don't have it, just say no.")
-        return {"session_id": session_id}
+        return self._checked("session_id", handoff_fields.parse_session_id_answer(value), dispatcher)
 
 
 class ActionSubmitHandoff(SafeAction):

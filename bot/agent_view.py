@@ -25,6 +25,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import select
 
 from bot.db import session_scope
+from bot.handoff import record_fields
 from bot.models import Handoff, HandoffOutbox
 from bot.settings import Settings
 
@@ -43,15 +44,7 @@ def _iso(value: Optional[datetime]) -> Optional[str]:
 
 def _summary(handoff: Handoff, outbox: Optional[HandoffOutbox]) -> Dict[str, Any]:
     return {
-        "reference": handoff.reference,
-        "created_at": _iso(handoff.created_at),
-        "channel": handoff.channel,
-        "account_id": handoff.account_id,
-        "card_number": handoff.card_number,
-        "location": handoff.location,
-        "session_time": handoff.session_time,
-        "session_id": handoff.session_id,
-        "reason": handoff.reason,
+        **record_fields(handoff),
         "delivery_state": outbox.state if outbox else None,
         "attempts": outbox.attempts if outbox else 0,
         "last_error": outbox.last_error if outbox else None,

@@ -45,6 +45,22 @@ def _iso(ts: Any) -> str:
     return utcnow().isoformat()
 
 
+def record_fields(handoff: Handoff) -> Dict[str, Any]:
+    """The record's own fields, JSON-ready: what the helpdesk payload and the agent view both show."""
+    return {
+        "reference": handoff.reference,
+        "created_at": handoff.created_at.isoformat() if handoff.created_at else None,
+        "conversation_id": handoff.conversation_id,
+        "channel": handoff.channel,
+        "account_id": handoff.account_id,
+        "card_number": handoff.card_number,
+        "location": handoff.location,
+        "session_time": handoff.session_time,
+        "session_id": handoff.session_id,
+        "reason": handoff.reason,
+    }
+
+
 def transcript_from_events(events: Iterable[Mapping[str, Any]]) -> List[Dict[str, str]]:
     """Every user and bot message of the conversation, in order, with timestamps."""
     lines: List[Dict[str, str]] = []

@@ -32,6 +32,7 @@ import requests
 from sqlalchemy import select, update
 
 from bot.db import session_scope
+from bot.handoff import record_fields
 from bot.models import DeliveryState, Handoff, HandoffOutbox, utcnow
 from bot.settings import Settings
 
@@ -74,20 +75,7 @@ def rejected_delay(policy: RetryPolicy, rng: Optional[random.Random] = None) -> 
 
 def handoff_payload(handoff: Handoff) -> Dict[str, Any]:
     """The JSON document the helpdesk receives for one handoff."""
-    return {
-        "reference": handoff.reference,
-        "created_at": handoff.created_at.isoformat() if handoff.created_at else None,
-        "conversation_id": handoff.conversation_id,
-        "channel": handoff.channel,
-        "account_id": handoff.account_id,
-        "card_number": handoff.card_number,
-        "location": handoff.location,
-        "session_time": handoff.session_time,
-        "session_id": handoff.session_id,
-        "reason": handoff.reason,
-        "findings": handoff.findings or {},
-        "transcript": handoff.transcript or [],
-    }
+    return {**record_fields(handoff), "findings": handoff.findings or {}, "transcript": handoff.transcript or []}
 
 
 @dataclass
