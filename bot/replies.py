@@ -129,8 +129,9 @@ def anonymous_reply(kwh_reported: Optional[str], driver_cannot_start: bool, type
     if driver_cannot_start:
         return Reply(
             privacy
-            + f"If an old session blocks your card: at a {settings.brand} station, a new session can't start while the "
-            "old one is shown as active, so a colleague has to close it: I can pass this to a person now. At another "
+            + f"If an old session blocks your card at one of {settings.brand}'s own stations, a new session can't "
+            "start while the old one is shown as active, so a colleague has to close it: I can pass this to a person "
+            "now. At another "
             "provider's station, first try your card at a different charging station; if it still doesn't work and "
             "the session is still active at the original station, contact that provider, as only they can stop it.",
             (HUMAN_BUTTON,),
