@@ -4,10 +4,11 @@ PY := .venv/bin/python
 export RASA_TELEMETRY_ENABLED := false
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run test setup serve train seed accounts token bench clean
+.PHONY: run test setup serve web train seed accounts token bench clean
 
 setup:
 	@scripts/bootstrap.sh
+	@web/build.sh
 
 ## make run [AS=demo-wait]: set up, seed the demo data, train if needed, start both servers, chat in the terminal
 run: setup
@@ -16,6 +17,10 @@ run: setup
 ## make serve: the same, without the terminal chat (for the website widget or your own client)
 serve: setup
 	@$(PY) -m bot.cli run --no-chat
+
+## make web [DEMO=1]: only the widget page, for a Rasa server already running on :5005
+web: setup
+	@$(PY) -m bot.cli web $(if $(DEMO),--demo-logins,)
 
 ## make test: the whole suite (trains the model once if needed, starts its own servers)
 test: setup

@@ -22,18 +22,13 @@ APOLOGY = Reply(
 
 
 def identity_of(tracker: Tracker, settings: Settings) -> Optional[Identity]:
-    """The identity proven by the newest user message that carries a token; None means anonymous.
+    """The identity proven by the current message's token; None means anonymous.
 
-    Never read from slots: a driver can set slots by typing `/inform{...}`.
+    Only the current message counts: a client picks its own sender ID, so a token seen earlier in
+    a conversation proves nothing about who sends this message. Never read from slots either: a
+    driver can set slots by typing `/inform{...}`.
     """
-    secret = settings.identity_secret
-    latest = (tracker.latest_message or {}).get("metadata")
-    if isinstance(latest, dict) and latest.get("identity"):
-        return identity_from_metadata(latest, secret)
-    for event in reversed(tracker.events):
-        if event.get("event") == "user" and isinstance(event.get("metadata"), dict) and event["metadata"].get("identity"):
-            return identity_from_metadata(event["metadata"], secret)
-    return None
+    return identity_from_metadata((tracker.latest_message or {}).get("metadata"), settings.identity_secret)
 
 
 def say(dispatcher: CollectingDispatcher, reply: Reply) -> None:

@@ -182,12 +182,29 @@ def agent_view(port: int, host: str) -> None:
 
 
 @cli.command()
+@click.option("--port", default=5080, show_default=True)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--rasa-url", default="http://127.0.0.1:5005", show_default=True,
+              help="Rasa as the visitor's browser reaches it.")
+@click.option("--demo-logins", is_flag=True, help="DEMO ONLY: /?as=<account> chats as that demo account.")
+def web(port: int, host: str, rasa_url: str, demo_logins: bool) -> None:
+    """Serve the website chat widget (talks to Rasa's socket.io channel)."""
+    from bot.web_server import serve
+
+    if demo_logins:
+        ensure_identity_secret()
+    click.echo(f"Widget: http://{host}:{port}/" + ("  (demo: /?as=demo-wait)" if demo_logins else ""))
+    serve(_settings(), rasa_url, host, port, demo_logins)
+
+
+@cli.command()
 @click.option("--as", "account_id", default=None, help="Chat as this demo account (logged in).")
 @click.option("--rasa-port", default=5005, show_default=True)
 @click.option("--actions-port", default=5055, show_default=True)
+@click.option("--web-port", default=5080, show_default=True, help="The website widget's page.")
 @click.option("--no-chat", is_flag=True, help="Only serve (for the website widget or another client).")
-def run(account_id: Optional[str], rasa_port: int, actions_port: int, no_chat: bool) -> None:
-    """Seed the demo data, train if needed, start both servers and chat."""
+def run(account_id: Optional[str], rasa_port: int, actions_port: int, web_port: int, no_chat: bool) -> None:
+    """Seed the demo data, train if needed, start both servers and the widget page, and chat."""
     from bot.chat_client import RestChat, chat_loop
     from bot.model_build import ensure_model
     from bot.processes import ACTION_READY_PATH, RASA_READY_PATH, start_action_server, start_rasa_server, wait_ready
@@ -200,10 +217,15 @@ def run(account_id: Optional[str], rasa_port: int, actions_port: int, no_chat: b
     model = ensure_model(PROJECT_ROOT)
     logs = DEFAULT_VAR_DIR / "logs"
     servers = [start_action_server(actions_port, logs / "actions.log")]
+    site = None
     try:
         servers.append(start_rasa_server(model, rasa_port, logs / "rasa.log"))
         wait_ready(servers[0], ACTION_READY_PATH)
         wait_ready(servers[1], RASA_READY_PATH)
+        # The widget page, with demo logins (/?as=demo-wait): this command only ever runs the demo.
+        site = BackgroundSite(make_app(_settings(), f"http://127.0.0.1:{rasa_port}", demo_logins=True),
+                              web_port).start()
+        click.echo(f"Website widget: {site.url} (anonymous; {site.url}?as=demo-wait to be logged in)")
         click.echo(f"Ready in {time.monotonic() - started:.0f} s. Rasa: http://127.0.0.1:{rasa_port} "
                    f"(logs in {logs}).")
         click.echo("Demo accounts (make run AS=<account>):\n" + describe())
@@ -218,6 +240,8 @@ def run(account_id: Optional[str], rasa_port: int, actions_port: int, no_chat: b
     except KeyboardInterrupt:
         pass
     finally:
+        if site is not None:
+            site.stop()
         for server in reversed(servers):
             server.stop()
 

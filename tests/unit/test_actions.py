@@ -112,3 +112,13 @@ def test_submit_stores_the_record_and_pauses(seeded):
     assert [line["sender"] for line in record.transcript] == ["user", "bot", "user"]
     assert record.transcript[0]["timestamp"].startswith("2025-11-24")
     assert outbox.idempotency_key and outbox.state == "not_configured"
+
+
+def test_a_token_from_an_earlier_message_does_not_log_in_the_current_one(seeded):
+    # A client picks its own sender ID: someone who guesses another driver's conversation ID and
+    # writes without a token must not be treated as that driver.
+    earlier = tracker(account="wait").events
+    t = tracker(text="my session is still active", events=earlier + [
+        {"event": "user", "text": "my session is still active", "timestamp": 1_764_000_100.0, "metadata": {}}])
+    messages, slots, _ = run(ActionCheckSession(seeded), t)
+    assert slots["step"] == "anonymous" and "Amsterdam" not in messages[0]["text"]
