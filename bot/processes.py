@@ -6,13 +6,16 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, List, Mapping, Optional
+from typing import IO, Dict, List, Mapping, Optional
 
 import requests
 
 from bot.settings import PROJECT_ROOT, rasa_process_env
+
+# Both servers log through this config: it masks card numbers and identity tokens (bot/log_privacy.py).
+LOGGING_CONFIG = PROJECT_ROOT / "logging.yml"
 
 
 @dataclass
@@ -21,6 +24,9 @@ class Server:
     process: subprocess.Popen
     url: str
     log_path: Path
+    # What started it, so `restart` can start it again (env holds secrets: kept out of repr).
+    args: List[str] = field(default_factory=list, repr=False)
+    env: Dict[str, str] = field(default_factory=dict, repr=False)
 
     def stop(self, timeout_s: float = 15.0) -> None:
         if self.process.poll() is not None:
@@ -51,21 +57,31 @@ def _spawn(name: str, args: List[str], env: Mapping[str, str], log_path: Path, u
     process = subprocess.Popen(args, cwd=PROJECT_ROOT, env=dict(env), stdout=log, stderr=subprocess.STDOUT,
                                start_new_session=True)
     log.close()
-    return Server(name, process, url, log_path)
+    return Server(name, process, url, log_path, list(args), dict(env))
 
 
-def start_action_server(port: int, log_path: Path, env: Optional[Mapping[str, str]] = None) -> Server:
+def restart(server: Server) -> Server:
+    """The same server started again (same command, port, environment and log) after stop() or kill()."""
+    if server.process.poll() is None:
+        raise RuntimeError(f"{server.name} is still running; stop or kill it first")
+    return _spawn(server.name, server.args, server.env, server.log_path, server.url)
+
+
+def start_action_server(port: int, log_path: Path, env: Optional[Mapping[str, str]] = None,
+                        logging_config: Path = LOGGING_CONFIG) -> Server:
     env = rasa_process_env(env if env is not None else os.environ)
-    args = [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(port)]
+    # rasa_sdk spells this option with an underscore.
+    args = [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(port),
+            "--logging-config_file", str(logging_config)]
     return _spawn("action server", args, env, log_path, f"http://127.0.0.1:{port}")
 
 
 def start_rasa_server(model: Path, port: int, log_path: Path, env: Optional[Mapping[str, str]] = None,
-                      extra_args: Optional[List[str]] = None) -> Server:
+                      extra_args: Optional[List[str]] = None, logging_config: Path = LOGGING_CONFIG) -> Server:
     env = rasa_process_env(env if env is not None else os.environ)
     args = [sys.executable, "-m", "rasa", "run", "--model", str(model), "--endpoints", "endpoints.yml",
             "--credentials", "credentials.yml", "--port", str(port), "--interface", "127.0.0.1",
-            *(extra_args or [])]
+            "--logging-config-file", str(logging_config), *(extra_args or [])]
     return _spawn("rasa server", args, env, log_path, f"http://127.0.0.1:{port}")
 
 

@@ -1,0 +1,99 @@
+// The website chat widget: deep-chat (the chat UI) talking to Rasa's socket.io channel.
+//
+// Config comes from <script type="application/json" id="chat-config">:
+//   socketUrl   where Rasa listens (its socket.io channel), e.g. "https://chat.example.com"
+//   socketPath  Rasa's socketio_path, "/socket.io" by default
+//   identity    the visitor's signed identity token, or null for an anonymous visitor
+//   intro       the first line the widget shows
+// Rasa's protocol: emit `session_request`, get `session_confirm`, then send
+// `user_uttered` {message, session_id, customData} and receive `bot_uttered`
+// ({text}, plus `quick_replies` when the bot offers buttons). credentials.yml sets
+// `metadata_key: customData`, so customData.identity reaches the actions as metadata.identity.
+import { io } from "./vendor/socket.io.esm.min.js";
+import "./vendor/deepChat.bundle.js";
+
+const config = JSON.parse(document.getElementById("chat-config").textContent);
+const chat = document.getElementById("chat");
+
+// Every title the bot offered as a button, with what clicking it sends (the newest offer wins).
+const payloadOfTitle = new Map();
+
+function escapeHtml(text) {
+  const span = document.createElement("span");
+  span.textContent = String(text);
+  return span.innerHTML.replace(/"/g, "&quot;");
+}
+
+function buttonsHtml(quickReplies) {
+  // deep-chat styles `deep-chat-button` and, for `deep-chat-suggestion-button`, submits the
+  // button's text as the visitor's message; the handler below swaps in the payload.
+  const buttons = quickReplies.map((reply) => {
+    payloadOfTitle.set(String(reply.title).trim(), String(reply.payload));
+    return `<button class="deep-chat-button deep-chat-suggestion-button" data-payload="${escapeHtml(reply.payload)}">` +
+      `${escapeHtml(reply.title)}</button>`;
+  });
+  return `<div class="quick-replies">${buttons.join(" ")}</div>`;
+}
+
+function responsesFor(botMessage) {
+  const responses = [];
+  if (botMessage.text) responses.push({ text: botMessage.text });
+  const quickReplies = botMessage.quick_replies || [];
+  if (quickReplies.length) responses.push({ html: buttonsHtml(quickReplies) });
+  if (botMessage.attachment && botMessage.attachment.type === "image") {
+    responses.push({ files: [{ src: botMessage.attachment.payload.src, type: "image" }] });
+  }
+  return responses;
+}
+
+function connectToRasa(_body, signals) {
+  const socket = io(config.socketUrl, {
+    path: config.socketPath || "/socket.io",
+    // Straight to WebSocket: no cross-origin long-polling requests, so Rasa needs no CORS set-up.
+    transports: ["websocket"],
+  });
+  let sessionId = null;
+  let interrupted = false;
+
+  socket.on("connect", () => {
+    // The conversation ID is this connection's own socket ID. Rasa 3.6.21 never awaits
+    // python-socketio's (now asynchronous) enter_room, so a session ID the server makes up is
+    // joined to no room and its answers reach nobody; every socket is always in its own room.
+    socket.emit("session_request", { session_id: socket.id });
+  });
+
+  socket.on("session_confirm", (confirmed) => {
+    sessionId = typeof confirmed === "string" ? confirmed : (confirmed && confirmed.session_id) || socket.id;
+    chat.dataset.session = "ready";
+    signals.onOpen();
+    if (interrupted) {
+      interrupted = false;
+      signals.onResponse({ text: "The connection was interrupted, so this is a new conversation. " +
+        "Please tell me again what's going on." });
+    }
+  });
+
+  socket.on("bot_uttered", (botMessage) => {
+    const responses = responsesFor(botMessage || {});
+    if (responses.length) signals.onResponse(responses);
+  });
+
+  socket.on("disconnect", () => {
+    sessionId = null;
+    interrupted = true;
+    chat.dataset.session = "closed";
+    signals.onClose();
+  });
+
+  signals.newUserMessage.listener = (body) => {
+    const typed = ((body.messages || [])[0] || {}).text || "";
+    const text = payloadOfTitle.get(typed.trim()) || typed;
+    const customData = config.identity ? { identity: config.identity } : {};
+    socket.emit("user_uttered", { message: text, session_id: sessionId, customData });
+  };
+}
+
+chat.connect = { websocket: true, handler: connectToRasa };
+chat.introMessage = { text: config.intro };
+chat.textInput = { placeholder: { text: "Type your message…" } };
+chat.dataset.session = "connecting";
