@@ -82,7 +82,8 @@ def parse_card_or_account(value: Any) -> Optional[str]:
 def parse_location(value: Any) -> Optional[str]:
     if not isinstance(value, str):
         return None
-    text = " ".join(value.split())
+    # Control characters (a NUL typed through `/inform{...}`) are no part of a place, and PostgreSQL refuses NULs.
+    text = " ".join("".join(c for c in value if c.isprintable() or c.isspace()).split())
     # A place has letters; a bare number or a one-letter answer is not one.
     if len(text) < 2 or not re.search(r"[^\W\d_]{2}", text):
         return None

@@ -154,7 +154,7 @@ class Handoff(Base):
     conversation_id = Column(String(255), nullable=False, index=True)
     channel = Column(String(50), nullable=False)
     account_id = Column(String(64))
-    card_number = Column(String(40))
+    card_number = Column(String(255))  # a contract ID, or the account e-mail an anonymous driver gave
     location = Column(String(255))
     session_time = Column(String(100))  # ISO 8601 when parsed
     session_id = Column(String(36))

@@ -85,6 +85,7 @@ def test_form_validation_reasks_unparseable_answers_with_an_example(seeded):
     assert form.validate_time("yesterday around 6pm", d, tracker(), {})["time"]
     assert form.validate_location("12", d, tracker(), {}) == {"location": None}
     assert form.validate_location("  Jaarbeurs   Utrecht ", d, tracker(), {}) == {"location": "Jaarbeurs Utrecht"}
+    assert form.validate_location("Jaarbeurs\x00 Utrecht", d, tracker(), {}) == {"location": "Jaarbeurs Utrecht"}
     assert form.validate_session_id("ses 104233", d, tracker(), {}) == {"session_id": "SES-104233"}
     assert form.validate_session_id("not known", d, tracker(), {}) == {"session_id": "not known"}
 
