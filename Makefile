@@ -26,6 +26,10 @@ web: setup
 test: setup
 	@$(PY) -m pytest $(PYTEST_ARGS)
 
+## make bench [BENCH_ARGS=...]: this assistant against Rasa's default config, same data, same run (~45 min)
+bench: setup
+	@$(PY) -m bench $(BENCH_ARGS)
+
 train: setup
 	@$(PY) -m bot.cli train
 

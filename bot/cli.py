@@ -3,10 +3,8 @@ from __future__ import annotations
 
 import os
 import secrets
-import sys
 import time
 from datetime import timedelta
-from pathlib import Path
 from typing import Optional
 
 import click
@@ -38,6 +36,15 @@ def _settings():
 @click.group()
 def cli() -> None:
     """The stale-session assistant."""
+
+
+@cli.command("create-schema")
+def create_schema() -> None:
+    """Create the charging database's tables where missing (no demo data): for a new PostgreSQL database."""
+    from bot import db
+
+    db.create_schema(_settings())
+    click.echo("Schema ready.")
 
 
 @cli.command()
@@ -209,6 +216,7 @@ def run(account_id: Optional[str], rasa_port: int, actions_port: int, web_port: 
     from bot.model_build import ensure_model
     from bot.processes import ACTION_READY_PATH, RASA_READY_PATH, start_action_server, start_rasa_server, wait_ready
     from bot.seed import describe, seed_demo
+    from bot.web_server import BackgroundSite, make_app
 
     started = time.monotonic()
     ensure_identity_secret()

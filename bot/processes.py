@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -12,7 +13,7 @@ from typing import IO, Dict, List, Mapping, Optional
 
 import requests
 
-from bot.settings import PROJECT_ROOT, rasa_process_env
+from bot.settings import PROJECT_ROOT, Settings, rasa_process_env, settings_from_env
 
 # Both servers log through this config: it masks card numbers and identity tokens (bot/log_privacy.py).
 LOGGING_CONFIG = PROJECT_ROOT / "logging.yml"
@@ -83,6 +84,76 @@ def start_rasa_server(model: Path, port: int, log_path: Path, env: Optional[Mapp
             "--credentials", "credentials.yml", "--port", str(port), "--interface", "127.0.0.1",
             "--logging-config-file", str(logging_config), *(extra_args or [])]
     return _spawn("rasa server", args, env, log_path, f"http://127.0.0.1:{port}")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def embedded_env(base: Mapping[str, str], run_dir: Path, secret: str) -> Dict[str, str]:
+    """`base` with a stack of its own on the embedded default: SQLite files in `run_dir`, in-memory locks,
+    handoffs kept in the outbox (no webhook). For tests and the benchmark."""
+    env = dict(base)
+    env.update({
+        "BOT_DATABASE_URL": f"sqlite:///{run_dir / 'charging.db'}",
+        "BOT_IDENTITY_SECRET": secret,
+        "TRACKER_STORE_DIALECT": "sqlite",
+        "TRACKER_STORE_URL": f"sqlite:///{run_dir / 'tracker.db'}",
+        "LOCK_STORE_TYPE": "in_memory",
+        "RASA_TELEMETRY_ENABLED": "false",
+    })
+    env.pop("BOT_HANDOFF_WEBHOOK_URL", None)
+    return env
+
+
+@dataclass
+class Stack:
+    """One action server and the Rasa servers that call it, on free ports of 127.0.0.1."""
+
+    actions: Server
+    rasa: List[Server]
+    env: Dict[str, str] = field(repr=False)  # both servers' environment (holds secrets)
+
+    @property
+    def url(self) -> str:
+        return self.rasa[0].url
+
+    @property
+    def settings(self) -> Settings:
+        return settings_from_env(self.env)
+
+    def restart(self, server: Server, deadline_s: float = 400.0) -> Server:
+        """Starts a stopped or killed server of this stack again and waits until it answers."""
+        new = restart(server)
+        if server is self.actions:
+            self.actions = new
+            wait_ready(new, ACTION_READY_PATH)
+        else:
+            self.rasa[self.rasa.index(server)] = new
+            wait_ready(new, RASA_READY_PATH, deadline_s=deadline_s)
+        return new
+
+    def wait_ready(self, deadline_s: float = 300.0) -> None:
+        wait_ready(self.actions, ACTION_READY_PATH)
+        for server in self.rasa:
+            wait_ready(server, RASA_READY_PATH, deadline_s=deadline_s)
+
+    def stop(self) -> None:
+        for server in [*self.rasa, self.actions]:
+            server.stop()
+
+
+def start_stack(model: Path, run_dir: Path, env: Mapping[str, str], rasa_servers: int = 1,
+                rasa_args: Optional[List[str]] = None, logging_config: Path = LOGGING_CONFIG) -> Stack:
+    """Starts the servers without waiting for them (`Stack.wait_ready`); logs go to `run_dir`."""
+    actions_port = free_port()
+    env = dict(env, ACTION_ENDPOINT_URL=f"http://127.0.0.1:{actions_port}/webhook")
+    actions = start_action_server(actions_port, run_dir / "actions.log", env, logging_config=logging_config)
+    rasa = [start_rasa_server(model, free_port(), run_dir / ("rasa.log" if rasa_servers == 1 else f"rasa-{n}.log"),
+                              env, rasa_args, logging_config) for n in range(1, rasa_servers + 1)]
+    return Stack(actions, rasa, env)
 
 
 def wait_ready(server: Server, path: str, deadline_s: float = 180.0) -> None:

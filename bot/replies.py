@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import List, Optional, Sequence
+from typing import Optional, Sequence
 from zoneinfo import ZoneInfo
 
 from bot.diagnosis import Station, Step, Verdict

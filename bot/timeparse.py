@@ -56,13 +56,15 @@ _TOD = rf"""(?:
   | {_H12}(?:[.:][0-5][0-9])?\s?{_AMPM}                  # 6pm, 6.30 p.m.
   | {_H24}h(?:[0-5][0-9])?\b                             # 18h, 18h30
   | {_H12}\s?o'?\s?clock\b                               # 6 o'clock
+  | {_H12}(?:[.:][0-5][0-9])?{_S}(?:in{_S}the{_S}(?:morning|afternoon|evening)|at{_S}night)\b  # 5 in the afternoon
   | noon | midday | midnight
   ){_ISH}(?![0-9])"""
 # A bare hour ("around 11") is a time only next to a day or after "at"/"around";
 # never when a unit follows ("at 22 kW", "around 6 stations").
-_BARE = rf"""{_H24}(?:[.:][0-5][0-9])?{_ISH}(?![0-9])
-    (?!\s?(?:%|percent|[a-z]*kwh|kw\b|eur|euros?\b|x\b|times|min|minutes?|hours?|hrs?|h\b|days?
-        |weeks?|months?|years?|stations?|chargers?|sessions?|cards?|km|miles?|cents?))"""
+# A number followed by one of these is a quantity, not a time or a date ("at 22 kW", "15.2 kWh").
+_UNIT = r"""(?:%|percent|[a-z]*kwh|kw\b|eur|euros?\b|x\b|times|min|minutes?|hours?|hrs?|h\b|days?
+        |weeks?|months?|years?|stations?|chargers?|sessions?|cards?|km|miles?|cents?)"""
+_BARE = rf"""{_H24}(?:[.:][0-5][0-9])?{_ISH}(?![0-9])(?!\s?{_UNIT})"""
 _PREFIX = rf"(?:(?:{_AT}{_S})?{_APPROX}\s{{0,3}}|{_AT}\s{{0,3}})"
 _TOD_AFTER_DAY = rf"""(?:
     {_PREFIX}?{_TOD}
@@ -71,19 +73,24 @@ _TOD_AFTER_DAY = rf"""(?:
   )"""
 
 _RELATIVE_DAY = rf"""(?:
-    (?:(?:the{_S})?day{_S}before{_S}yesterday|yesterday|today)(?:{_S}{_PART})?
-  | tonight | last{_S}night | this{_S}(?:morning|afternoon|evening)
+    (?:(?:the{_S})?day{_S}before{_S}yesterday|yesterday|(?:earlier{_S})?today)(?:{_S}{_PART})?
+  | tonight | last{_S}night | (?:earlier{_S})?this{_S}(?:morning|afternoon|evening)
   )"""
 _NAMED_DATE = rf"""(?:(?:{_WEEKDAY},?{_S})?(?:the{_S})?
     (?: {_DAYNUM}(?:{_S}of)?{_S}{_MONTH}(?:,?{_S}{_YEAR})?
       | {_MONTH}{_S}(?:the{_S})?{_DAYNUM}(?:,?{_S}{_YEAR})?
     ))"""
-_NUMERIC_DATE = r"""(?<![0-9/.:-])(?:
-    20[0-9]{2}-[01]?[0-9]-[0-3]?[0-9]
-  | [0-3]?[0-9][/.-][01]?[0-9](?:[/.-](?:20)?[0-9]{2})?
+# Day first. A dotted day and month without a year needs a two-digit month and no unit after it:
+# "23.11" is a date, "15.2" and "23.40 kWh" are meter readings.
+_NUMERIC_DATE = rf"""(?<![0-9/.:-])(?:
+    20[0-9]{{2}}-[01]?[0-9]-[0-3]?[0-9]
+  | [0-3]?[0-9][/-][01]?[0-9](?:[/.-](?:20)?[0-9]{{2}})?
+  | [0-3]?[0-9]\.[01]?[0-9]\.(?:20)?[0-9]{{2}}
+  | [0-3]?[0-9]\.[01][0-9](?!\s?{_UNIT})
   )(?![0-9]|[/.:-][0-9])"""
 _WEEKDAY_DAY = rf"(?:(?:last|past|this{_S}past){_S})?{_WEEKDAY}(?:{_S}{_PART})?"
-_DAY = rf"(?:{_RELATIVE_DAY}|{_NAMED_DATE}|{_NUMERIC_DATE}|{_WEEKDAY_DAY})"
+# "on monday" is annotated whole in the training data, so the span takes the "on" too.
+_DAY = rf"(?:{_RELATIVE_DAY}|(?:on{_S})?(?:{_NAMED_DATE}|{_NUMERIC_DATE}|{_WEEKDAY_DAY}))"
 
 _AGO_NUMBER = rf"""(?:[0-9]{{1,3}}(?:[.,][0-9])?|an?|one|two|three|four|five|six|seven|eight|nine|ten
     |eleven|twelve|a{_S}few|a{_S}couple(?:{_S}of)?|several|half{_S}an?)"""
@@ -242,7 +249,7 @@ def _resolve_ago(text: str, now: datetime) -> Optional[Tuple[datetime, str]]:
 
 
 def _resolve_day(text: str, m: "re.Match[str]", now: datetime) -> Optional[_Day]:
-    lowered = re.sub(r"\s+", " ", text.strip().lower())
+    lowered = re.sub(r"^(?:on|earlier) ", "", re.sub(r"\s+", " ", text.strip().lower()))
     today = now.date()
     part_match = re.search(r"(morning|afternoon|evening|night)$", lowered)
     part = part_match.group(1) if part_match else None
@@ -325,6 +332,12 @@ def _safe_date(year: int, month: int, day: int) -> Optional[date]:
 def _parse_clock(text: str) -> Optional[_ClockTime]:
     body = re.sub(rf"^(?:{_AT}\s*)?(?:{_APPROX}\s*)?", "", text.strip(), flags=re.I | re.X)
     body = re.sub(r"\s?-?ish$", "", body, flags=re.I).strip().lower()
+    part = re.search(r"\s+(?:in\s+the\s+(morning|afternoon|evening)|at\s+(night))$", body)
+    if part:  # "5 in the afternoon" is 5pm, "11 at night" 11pm, "2 at night" 2am
+        body = body[: part.start()]
+        hour = int(re.match(r"\d+", body).group(0))
+        night_am = part.group(2) and (hour < 5 or hour == 12)
+        body += " am" if part.group(1) == "morning" or night_am else " pm"
     if body in ("noon", "midday"):
         return _ClockTime(12, 0, explicit=True)
     if body == "midnight":

@@ -283,8 +283,11 @@ class ChargingEntityExtractor(GraphComponent, EntityExtractorMixin):
                 continue
             try:
                 found = self.extract(text, datetime.now(timezone.utc))
+                # Other extractors' findings of other types stay, unless they are only the words of one
+                # of ours ("the vattenfall station": vattenfall is the operator, not a place).
                 others = [
-                    e for e in message.get(ENTITIES, []) if e.get(ENTITY_ATTRIBUTE_TYPE) not in OWNED_TYPES
+                    e for e in message.get(ENTITIES, [])
+                    if e.get(ENTITY_ATTRIBUTE_TYPE) not in OWNED_TYPES and not _within_any(e, found)
                 ]
                 message.set(ENTITIES, others + self.add_extractor_name(found), add_to_output=True)
             except Exception as exc:  # noqa: BLE001 - one odd message must not break the assistant
@@ -313,6 +316,13 @@ class ChargingEntityExtractor(GraphComponent, EntityExtractorMixin):
             if not any(found.start < k.end and k.start < found.end for k in kept):
                 kept.append(found)
         return [_as_rasa_entity(f) for f in sorted(kept, key=lambda f: f.start)]
+
+
+def _within_any(entity: Dict[str, Any], found: List[Dict[str, Any]]) -> bool:
+    start, end = entity.get(ENTITY_ATTRIBUTE_START), entity.get(ENTITY_ATTRIBUTE_END)
+    if not isinstance(start, int) or not isinstance(end, int):
+        return False
+    return any(f[ENTITY_ATTRIBUTE_START] <= start and end <= f[ENTITY_ATTRIBUTE_END] for f in found)
 
 
 def _aligned(doc: Doc, found: _Found) -> _Found:

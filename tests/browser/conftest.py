@@ -14,9 +14,9 @@ from typing import Iterator
 import pytest
 from aiohttp import web
 
+from bot.processes import free_port
 from bot.settings import PROJECT_ROOT
 from bot.web_server import BackgroundSite, make_app
-from tests.conftest import free_port
 
 SCREENSHOTS = PROJECT_ROOT / "results" / "screenshots"
 
@@ -86,10 +86,10 @@ def _site(app: web.Application) -> Iterator[BackgroundSite]:
 @pytest.fixture(scope="session")
 def widget_site(stack, stack_settings, widget_built):
     """The widget's page as production serves it: everyone anonymous, `?as=` ignored."""
-    yield from _site(make_app(stack_settings, stack["rasa_url"], web_dir=widget_built))
+    yield from _site(make_app(stack_settings, stack.url, web_dir=widget_built))
 
 
 @pytest.fixture(scope="session")
 def demo_widget_site(stack, stack_settings, widget_built):
     """The widget's page with demo logins on: `?as=demo-...` chats as that demo account."""
-    yield from _site(make_app(stack_settings, stack["rasa_url"], demo_logins=True, web_dir=widget_built))
+    yield from _site(make_app(stack_settings, stack.url, demo_logins=True, web_dir=widget_built))

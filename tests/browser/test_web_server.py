@@ -10,10 +10,11 @@ import pytest
 import requests
 
 from bot.identity import verify_token
+from bot.processes import free_port
 from bot.seed import scenario, seed_demo
 from bot.settings import Settings
 from bot.web_server import BackgroundSite, WidgetNotBuilt, make_app
-from tests.conftest import TEST_SECRET, free_port
+from tests.conftest import TEST_SECRET
 
 RASA_URL = "http://127.0.0.1:5005"
 

@@ -51,19 +51,21 @@ def held_out_reports(trained_model, tmp_path_factory):
     )
     intents = json.loads((out / "intent_report.json").read_text())
     entities = json.loads((out / "ChargingEntityExtractor_report.json").read_text())
+    entities["location"] = json.loads((out / "CRFEntityExtractor_report.json").read_text())["location"]
     return intents, entities
 
 
 def test_held_out_intents_are_understood(held_out_reports):
     intents, _ = held_out_reports
-    assert intents["weighted avg"]["f1-score"] >= 0.90
+    # `make bench` measures 0.96; a margin below it for training noise across machines.
+    assert intents["weighted avg"]["f1-score"] >= 0.94
     for name in ("session_still_active", "cannot_start_session", "request_human"):
         assert intents[name]["f1-score"] >= 0.85, (name, intents[name])
 
 
-def test_held_out_identifiers_are_extracted(held_out_reports):
+def test_held_out_entities_are_extracted(held_out_reports):
     _, entities = held_out_reports
-    for name in ("card_number", "session_id", "evse_id"):
+    for name in ("card_number", "session_id", "evse_id", "time", "operator", "location"):
         assert entities[name]["f1-score"] >= 0.95, (name, entities[name])
 
 

@@ -30,7 +30,7 @@ def payloads(messages):
 
 @pytest.fixture
 def anonymous(stack):
-    return RestChat(stack["rasa_url"], sender=f"anon-{uuid.uuid4().hex[:8]}")
+    return RestChat(stack.url, sender=f"anon-{uuid.uuid4().hex[:8]}")
 
 
 @pytest.fixture
@@ -38,7 +38,7 @@ def logged_in(stack):
     def open_chat(name: str) -> RestChat:
         s = scenario(name)
         token = mint_token(s.account_id, [s.card], TEST_SECRET, timedelta(minutes=30))
-        return RestChat(stack["rasa_url"], token=token, sender=f"app-{uuid.uuid4().hex[:8]}")
+        return RestChat(stack.url, token=token, sender=f"app-{uuid.uuid4().hex[:8]}")
 
     return open_chat
 
@@ -138,7 +138,7 @@ def test_anonymous_never_sees_another_persons_session(anonymous):
 def test_forged_token_is_anonymous(stack):
     s = scenario("wait")
     forged = mint_token(s.account_id, [s.card], "not-the-secret-but-just-as-long-as-it", timedelta(minutes=5))
-    chat = RestChat(stack["rasa_url"], token=forged, sender=f"forged-{uuid.uuid4().hex[:8]}")
+    chat = RestChat(stack.url, token=forged, sender=f"forged-{uuid.uuid4().hex[:8]}")
     answer = texts(chat.send("my session is still active"))
     assert "Amsterdam Zuidas" not in answer and "72 hours" in answer
 
@@ -172,9 +172,11 @@ def test_out_of_scope_and_bot_challenge(anonymous):
     assert "virtual assistant" in texts(anonymous.send("am I talking to a bot?"))
 
 
-def test_low_confidence_offers_to_rephrase_or_reach_a_person(anonymous):
-    messages = anonymous.send("qwxz zzkj")
-    assert "say it in other words" in texts(messages)
+@pytest.mark.parametrize("noise", ["qwxz zzkj", "lkjsdf woeiru", "...", "zzzzzzzzzzzz"])
+def test_keyboard_noise_gets_an_apology_and_the_way_to_a_person(anonymous, noise):
+    # Out of scope or not understood: both apologise and offer a person, never a step of the article.
+    messages = anonymous.send(noise)
+    assert texts(messages).startswith("Sorry,"), texts(messages)
     assert payloads(messages) == ["/request_human"]
 
 

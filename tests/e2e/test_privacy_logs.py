@@ -16,7 +16,6 @@ import sys
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from typing import Dict, List
 
 import pytest
@@ -32,11 +31,10 @@ from bot.identifiers import find_card_numbers
 from bot.identity import mint_token
 from bot.log_privacy import MaskSecretsFilter, mask_secrets
 from bot.models import Handoff
-from bot.processes import (ACTION_READY_PATH, LOGGING_CONFIG, RASA_READY_PATH, start_action_server,
-                           start_rasa_server, wait_ready)
+from bot.processes import LOGGING_CONFIG, embedded_env
 from bot.seed import scenario, seed_demo
 from bot.settings import PROJECT_ROOT, settings_from_env
-from tests.conftest import TEST_SECRET, free_port
+from tests.conftest import TEST_SECRET, running_stack
 
 # --- the masking itself --------------------------------------------------------------------------
 
@@ -147,21 +145,11 @@ def debug_stack(tmp_path_factory, stack_env, trained_model):
     config["root"]["level"] = "DEBUG"  # only the level differs from logging.yml
     debug_config = run_dir / "logging-debug.yml"
     debug_config.write_text(yaml.safe_dump(config))
-    actions_port, rasa_port = free_port(), free_port()
-    env = dict(stack_env, BOT_DATABASE_URL=f"sqlite:///{run_dir / 'charging.db'}",
-               TRACKER_STORE_URL=f"sqlite:///{run_dir / 'tracker.db'}", LOG_LEVEL="DEBUG",
-               ACTION_ENDPOINT_URL=f"http://127.0.0.1:{actions_port}/webhook")
+    env = dict(embedded_env(stack_env, run_dir, TEST_SECRET), LOG_LEVEL="DEBUG")
     settings = settings_from_env(env)
     seed_demo(settings)
-    actions = start_action_server(actions_port, run_dir / "actions.log", env, logging_config=debug_config)
-    rasa = start_rasa_server(trained_model, rasa_port, run_dir / "rasa.log", env, logging_config=debug_config)
-    try:
-        wait_ready(actions, ACTION_READY_PATH)
-        wait_ready(rasa, RASA_READY_PATH, deadline_s=300)
-        yield {"rasa_url": rasa.url, "servers": [rasa, actions], "settings": settings}
-    finally:
-        rasa.stop()
-        actions.stop()
+    for stack in running_stack(trained_model, run_dir, env, logging_config=debug_config):
+        yield {"rasa_url": stack.url, "servers": [*stack.rasa, stack.actions], "settings": settings}
 
 
 def texts(messages: List[Dict]) -> str:

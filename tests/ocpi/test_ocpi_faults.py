@@ -19,7 +19,7 @@ from bot.ocpi_client import (
     OcpiUnavailable,
 )
 from bot.provider_status import check_provider
-from tests.conftest import free_port
+from bot.processes import free_port
 from tests.ocpi.scripted_http import Reply, envelope, trickle
 
 TOKEN = "Tok-123/ÄbC"

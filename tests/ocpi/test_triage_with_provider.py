@@ -65,7 +65,7 @@ def test_provider_still_active_and_flat_names_the_provider_and_how_to_reach_it(t
 
 
 def test_provider_down_the_assistant_carries_on_from_its_own_data_and_says_so(tmp_path, ocpi_peer):
-    from tests.conftest import free_port
+    from bot.processes import free_port
 
     settings = _db(tmp_path, ocpi_peer, f"http://127.0.0.1:{free_port()}/ocpi/cpo/2.2.1", ocpi_peer.token)
     result = ask(settings, ocpi_peer, ACTIVE_SESSION_ID)

@@ -38,16 +38,16 @@ def run(action, t):
     return dispatcher.messages, {e["name"]: e.get("value") for e in events if e.get("event") == "slot"}, events
 
 
-def test_check_session_for_a_logged_in_driver_sets_the_step(seeded):
-    messages, slots, _ = run(ActionCheckSession(seeded), tracker(account="wait"))
+def test_check_session_for_a_logged_in_driver_sets_the_step(seeded_now):
+    messages, slots, _ = run(ActionCheckSession(seeded_now), tracker(account="wait"))
     assert slots["step"] == "wait" and slots["session_id"] == "SES-100001"
     assert slots["findings"]["kwh_trend"] == "flat"
     assert "SES-100001" in messages[0]["text"]
 
 
-def test_a_slot_set_by_the_driver_cannot_log_them_in(seeded):
+def test_a_slot_set_by_the_driver_cannot_log_them_in(seeded_now):
     # `/inform{"session_id": ...}` can set slots; only the verified token identifies a driver.
-    messages, slots, _ = run(ActionCheckSession(seeded), tracker(slots={"session_id": "SES-100003"},
+    messages, slots, _ = run(ActionCheckSession(seeded_now), tracker(slots={"session_id": "SES-100003"},
                                                                  entities=[{"entity": "session_id"}]))
     assert slots["step"] == "anonymous" and "Rotterdam" not in messages[0]["text"]
 
@@ -62,8 +62,8 @@ def test_database_down_gives_an_apology_and_keeps_the_slots(tmp_path):
     assert "Traceback" not in messages[0]["text"]
 
 
-def test_form_skips_what_the_account_already_tells(seeded):
-    form = ValidateHandoffForm(seeded)
+def test_form_skips_what_the_account_already_tells(seeded_now):
+    form = ValidateHandoffForm(seeded_now)
     domain_slots = ["card_number", "location", "time", "session_id"]
     ask = lambda t: asyncio.run(form.required_slots(domain_slots, CollectingDispatcher(), t, {}))  # noqa: E731
     assert ask(tracker()) == domain_slots
@@ -73,8 +73,8 @@ def test_form_skips_what_the_account_already_tells(seeded):
     assert ask(tracker(account="wait", slots={"session_id": "SES-100003"})) == ["location", "time", "session_id"]
 
 
-def test_form_validation_reasks_unparseable_answers_with_an_example(seeded):
-    form = ValidateHandoffForm(seeded)
+def test_form_validation_reasks_unparseable_answers_with_an_example(seeded_now):
+    form = ValidateHandoffForm(seeded_now)
     d = CollectingDispatcher()
     assert form.validate_card_number("12345", d, tracker(), {}) == {"card_number": None}
     assert "NL-EFL-C12345678-9" in d.messages[-1]["text"]
@@ -90,7 +90,7 @@ def test_form_validation_reasks_unparseable_answers_with_an_example(seeded):
     assert form.validate_session_id("not known", d, tracker(), {}) == {"session_id": "not known"}
 
 
-def test_submit_stores_the_record_and_pauses(seeded):
+def test_submit_stores_the_record_and_pauses(seeded_now):
     events = [
         {"event": "user", "text": "my session is still active", "timestamp": 1_764_000_000.0},
         {"event": "bot", "text": "Sorry to hear that.", "timestamp": 1_764_000_001.0},
@@ -101,11 +101,11 @@ def test_submit_stores_the_record_and_pauses(seeded):
         "time": "2026-11-23T18:00:00+01:00", "session_id": "not known", "step": "anonymous",
         "findings": {"identified": False},
     })
-    messages, slots, all_events = run(ActionSubmitHandoff(seeded), t)
+    messages, slots, all_events = run(ActionSubmitHandoff(seeded_now), t)
     reference = slots["handoff_reference"]
     assert reference.startswith("HO-") and reference in messages[0]["text"]
     assert any(e.get("event") == "pause" for e in all_events)
-    with session_scope(seeded) as db:
+    with session_scope(seeded_now) as db:
         record = db.execute(select(Handoff).where(Handoff.reference == reference)).scalar_one()
         outbox = db.execute(select(HandoffOutbox).where(HandoffOutbox.handoff_id == record.id)).scalar_one()
     assert record.card_number == "NL-EFL-C87654321-3" and record.location == "Jaarbeurs Utrecht"
@@ -115,11 +115,11 @@ def test_submit_stores_the_record_and_pauses(seeded):
     assert outbox.idempotency_key and outbox.state == "not_configured"
 
 
-def test_a_token_from_an_earlier_message_does_not_log_in_the_current_one(seeded):
+def test_a_token_from_an_earlier_message_does_not_log_in_the_current_one(seeded_now):
     # A client picks its own sender ID: someone who guesses another driver's conversation ID and
     # writes without a token must not be treated as that driver.
     earlier = tracker(account="wait").events
     t = tracker(text="my session is still active", events=earlier + [
         {"event": "user", "text": "my session is still active", "timestamp": 1_764_000_100.0, "metadata": {}}])
-    messages, slots, _ = run(ActionCheckSession(seeded), t)
+    messages, slots, _ = run(ActionCheckSession(seeded_now), t)
     assert slots["step"] == "anonymous" and "Amsterdam" not in messages[0]["text"]

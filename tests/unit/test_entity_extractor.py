@@ -167,6 +167,23 @@ def test_other_extractors_entities_of_owned_types_are_replaced_and_others_kept(e
     ]
 
 
+def test_a_place_that_is_only_an_operators_name_is_dropped_a_wider_one_kept(extractor):
+    text = "stuck at the Ionity station, the Shell station on the A12"
+    from_crf = [
+        {"entity": "location", "start": 13, "end": 19, "value": "Ionity", "extractor": "CRFEntityExtractor"},
+        {"entity": "location", "start": 29, "end": 57, "value": "the Shell station on the A12",
+         "extractor": "CRFEntityExtractor"},
+    ]
+
+    entities = _process(extractor, text, from_crf)
+
+    assert [(e["entity"], e["value"]) for e in entities] == [
+        ("location", "the Shell station on the A12"),
+        ("operator", "Ionity"),
+        ("operator", "Shell Recharge"),
+    ]
+
+
 def test_a_card_number_is_not_also_a_time_or_an_evse(extractor):
     card = "NL-EFL-C10000001-1"
     assert _found(extractor, card) == [("card_number", card, card)]

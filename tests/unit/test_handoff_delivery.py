@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from bot.db import create_schema, drop_schema, session_scope
+from bot.db import create_schema, session_scope
 from bot.handoff import HandoffRequest, store_handoff
 from bot.handoff_delivery import RetryPolicy, deliver_due, handoff_payload, retry_delay, run_delivery_loop
 from bot.models import Handoff, HandoffOutbox, utcnow
@@ -204,11 +204,8 @@ def test_without_webhook_rows_wait_untouched_and_are_sent_once_one_is_configured
 def shared_db_url(request, tmp_path):
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'shared.db'}"
-    else:
-        url = os.environ.get("BOT_TEST_POSTGRES_URL")
-        if not url:
-            pytest.skip("set BOT_TEST_POSTGRES_URL to run against PostgreSQL")
-        drop_schema(Settings(database_url=url))
+    else:  # a database of its own on the test PostgreSQL (skips without one, fails with CI=true)
+        url = request.getfixturevalue("postgres_databases").create("delivery")
     create_schema(Settings(database_url=url))
     return url
 
