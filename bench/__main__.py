@@ -114,9 +114,9 @@ def _cv_note(results: Dict, folds: int, fewer: int) -> str:
                    "100 epochs, a few minutes per fold on 2 cores). Both configs are then compared on those "
                    "folds; the assistant still runs all of them.")
 @click.option("--concurrency", default="1,10,50", show_default=True, help="Concurrent conversations, comma-separated.")
-@click.option("--rounds", type=int, default=5, show_default=True,
+@click.option("--rounds", type=int, default=10, show_default=True,
               help="Times the conversation mix is replayed one conversation at a time.")
-@click.option("--per-worker", type=int, default=4, show_default=True,
+@click.option("--per-worker", type=int, default=12, show_default=True,
               help="Conversations per concurrent client at each concurrency.")
 @click.option("--max-phase-seconds", type=float, default=180.0, show_default=True,
               help="No new conversation starts after this long in one phase.")

@@ -9,7 +9,8 @@ each turn:
   unreachable) or which raised, ends with an apology and the "Talk to a person" button;
 - a turn that said nothing gets "I didn't understand" and the same button, unless the
   conversation is paused for a person (after a handoff the bot stays quiet on purpose);
-- an empty or overlong message is answered without running it through the model.
+- an empty or overlong message, or one without a letter or digit, is answered without running it
+  through the model.
 
 The REST channel also refuses malformed requests with 400 instead of failing with 500, and
 records every turn as channel "rest" whatever `input_channel` the client claims.
@@ -108,6 +109,9 @@ def admission_reply(text: Optional[str]) -> Optional[Reply]:
         return EMPTY_MESSAGE
     if len(text) > MAX_MESSAGE_CHARS:
         return TOO_LONG
+    if not any(character.isalnum() for character in text):
+        # Punctuation or emoji alone: no words for the model to go on, and it would guess ("..." as "yes").
+        return NOT_UNDERSTOOD
     return None
 
 

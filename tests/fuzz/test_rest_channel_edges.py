@@ -40,11 +40,13 @@ def test_malformed_requests_are_refused_with_400_not_500(fuzz_stack, data):
     assert "Traceback" not in response.text
 
 
-def test_empty_and_overlong_messages_get_a_short_answer_without_the_model(fuzz_stack):
+def test_empty_overlong_and_wordless_messages_get_a_short_answer_without_the_model(fuzz_stack):
     s = sender()
     assert texts(post(fuzz_stack, {"sender": s, "message": "   "})) == EMPTY_MESSAGE.text
     assert texts(post(fuzz_stack, {"sender": s})) == EMPTY_MESSAGE.text
     assert texts(post(fuzz_stack, {"sender": s, "message": "x" * (MAX_MESSAGE_CHARS + 1)})) == TOO_LONG.text
+    assert texts(post(fuzz_stack, {"sender": s, "message": "..."})) == NOT_UNDERSTOOD.text
+    assert texts(post(fuzz_stack, {"sender": s, "message": "🔌⚡?!"})) == NOT_UNDERSTOOD.text
     # ... and the conversation is untouched by them.
     assert "72 hours" in texts(post(fuzz_stack, {"sender": s, "message": "my charging session is still active"}))
 
