@@ -137,6 +137,9 @@ def markdown(results: Dict) -> str:
         f"**{theirs.get('label', THEIRS)}**. Ratio = assistant ÷ default.",
         "",
     ]
+    served = [c["speed"]["label"] for c in (ours, theirs) if (c or {}).get("speed")]
+    if served:
+        lines += [f"Speed and memory rows: {' against '.join(served)} (every setup in the last table).", ""]
     rows = []
     all_ratios = ratios(results)
     for label, read, digits, better in comparison_rows(results["concurrencies"]):
