@@ -17,6 +17,8 @@ pytestmark = pytest.mark.e2e
 MESSAGES = int(os.environ.get("FUZZ_REST_MESSAGES", "12000"))
 
 
+# About 4.5 minutes here: room above pytest.ini's 10-minute bound for a slower machine.
+@pytest.mark.timeout(1800)
 def test_hostile_messages_through_the_rest_channel(fuzz_stack):
     started = time.monotonic()
     stats = run_rest_fuzz([fuzz_stack.url], fuzz_stack.settings,
