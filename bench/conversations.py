@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Dict, List, Optional, Tuple
 
+from bot.chat_client import texts
 from bot.identity import mint_token
 from bot.seed import scenario
 
@@ -83,10 +84,6 @@ def metadata_for(conversation: Conversation, secret: str) -> Optional[Dict]:
         return None
     s = scenario(conversation.account)
     return {"identity": mint_token(s.account_id, [s.card], secret, timedelta(hours=2))}
-
-
-def texts(messages: List[Dict]) -> str:
-    return " ".join(m.get("text") or "" for m in messages)
 
 
 def button_payload(messages: List[Dict], contains: str) -> Optional[str]:

@@ -13,6 +13,7 @@ from typing import Dict, Mapping, Optional
 import requests
 
 from bench.procmem import peak_rss_mb
+from bot.chat_client import texts
 from bot.processes import Stack, embedded_env, start_stack
 from bot.seed import seed_demo
 from bot.settings import settings_from_env
@@ -55,7 +56,7 @@ def _first_answer(stack: Stack, deadline_s: float) -> None:
         attempt += 1
         try:
             reply = requests.post(url, json={"sender": f"bench-probe-{attempt}", "message": PROBE_MESSAGE}, timeout=30)
-            if reply.ok and PROBE_EXPECT in " ".join(m.get("text") or "" for m in reply.json()):
+            if reply.ok and PROBE_EXPECT in texts(reply.json()):
                 return
         except requests.RequestException:
             pass

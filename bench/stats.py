@@ -1,20 +1,18 @@
 """Summaries of latency samples: percentiles as the report quotes them."""
 from __future__ import annotations
 
-import math
 from typing import Dict, Optional, Sequence
+
+import numpy
 
 
 def percentile(samples: Sequence[float], q: float) -> float:
-    """The q-th percentile (0..100) with linear interpolation between closest ranks (numpy's default)."""
+    """The q-th percentile (0..100), interpolated linearly between closest ranks as numpy does."""
     if not samples:
         raise ValueError("no samples")
     if not 0 <= q <= 100:
         raise ValueError(f"percentile out of range: {q}")
-    ordered = sorted(samples)
-    rank = (len(ordered) - 1) * q / 100
-    low, high = math.floor(rank), math.ceil(rank)
-    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+    return float(numpy.percentile(samples, q))
 
 
 def latency_summary(seconds: Sequence[float]) -> Dict[str, Optional[float]]:

@@ -29,6 +29,11 @@ class RestChat:
         return response.json()
 
 
+def texts(messages: List[Dict]) -> str:
+    """The text of the bot's messages of one turn, joined (buttons and images have none)."""
+    return " ".join(m.get("text") or "" for m in messages)
+
+
 def render(messages: List[Dict]) -> List[str]:
     lines = []
     for message in messages:

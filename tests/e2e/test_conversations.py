@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from bot.chat_client import RestChat
+from bot.chat_client import RestChat, texts
 from bot.db import session_scope
 from bot.identity import mint_token
 from bot.models import Handoff
@@ -18,10 +18,6 @@ from bot.seed import scenario
 from tests.conftest import TEST_SECRET
 
 pytestmark = pytest.mark.e2e
-
-
-def texts(messages):
-    return " ".join(m.get("text", "") for m in messages)
 
 
 def payloads(messages):

@@ -16,7 +16,7 @@ import sys
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
-from typing import Dict, List
+from typing import List
 
 import pytest
 import socketio
@@ -25,7 +25,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from bot.chat_client import RestChat
+from bot.chat_client import RestChat, texts
 from bot.db import session_scope
 from bot.identifiers import find_card_numbers
 from bot.identity import mint_token
@@ -150,10 +150,6 @@ def debug_stack(tmp_path_factory, stack_env, trained_model):
     seed_demo(settings)
     for stack in running_stack(trained_model, run_dir, env, logging_config=debug_config):
         yield {"rasa_url": stack.url, "servers": [*stack.rasa, stack.actions], "settings": settings}
-
-
-def texts(messages: List[Dict]) -> str:
-    return " ".join(m.get("text", "") for m in messages)
 
 
 async def _socketio_conversation(rasa_url: str, token: str, lines: List[str]) -> List[str]:

@@ -11,6 +11,7 @@ import time
 import pytest
 import requests
 
+from bot.chat_client import texts
 from bot.processes import embedded_env, free_port
 from bot.settings import PROJECT_ROOT
 from tests.conftest import TEST_SECRET
@@ -47,7 +48,7 @@ def test_run_serves_the_chat_and_the_widget_and_stops_cleanly_on_ctrl_c(tmp_path
         answer = requests.post(f"http://127.0.0.1:{rasa_port}/webhooks/rest/webhook",
                                json={"sender": "run-smoke", "message": "my charging session is still active"},
                                timeout=30).json()
-        assert "72 hours" in " ".join(m.get("text", "") for m in answer)
+        assert "72 hours" in texts(answer)
         page = requests.get(f"http://127.0.0.1:{web_port}/", timeout=10)
         assert page.status_code == 200 and "deep-chat" in page.text
     finally:

@@ -11,7 +11,7 @@ import socketio
 from sqlalchemy import select
 
 from bot.channels import EMPTY_MESSAGE, MAX_MESSAGE_CHARS, NOT_UNDERSTOOD, TOO_LONG, TURN_FAILED
-from bot.chat_client import REST_PATH
+from bot.chat_client import REST_PATH, texts as reply_texts
 from bot.db import session_scope
 from bot.models import Handoff
 
@@ -28,7 +28,7 @@ def sender():
 
 
 def texts(response):
-    return " ".join(m.get("text", "") for m in response.json())
+    return reply_texts(response.json())
 
 
 @pytest.mark.parametrize("data", [b"", b"not json", b"[]", b'"text"', b"null", b'{"message": "hi"}',

@@ -3,11 +3,7 @@ from __future__ import annotations
 
 from typing import Dict, List, Optional, Sequence
 
-from bot.chat_client import RestChat
-
-
-def texts(messages: List[Dict]) -> str:
-    return " ".join(m.get("text", "") for m in messages)
+from bot.chat_client import RestChat, texts
 
 
 class SpreadChat:

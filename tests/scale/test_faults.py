@@ -17,12 +17,13 @@ from sqlalchemy import create_engine, select, text
 
 from actions.common import APOLOGY
 from bot.channels import TURN_FAILED
+from bot.chat_client import texts
 from bot.db import session_scope
 from bot.identity import mint_token
 from bot.models import Handoff
 from bot.seed import scenario
 from tests.conftest import TEST_SECRET
-from tests.scale.spread_chat import SpreadChat, texts
+from tests.scale.spread_chat import SpreadChat
 from tests.scale.tracker_audit import audit, stored_events
 
 pytestmark = pytest.mark.e2e

@@ -12,12 +12,13 @@ import pytest
 from sqlalchemy import select
 
 from bot.channels import TURN_FAILED
+from bot.chat_client import texts
 from bot.db import session_scope
 from bot.identity import mint_token
 from bot.models import Handoff
 from bot.seed import scenario
 from tests.conftest import TEST_SECRET
-from tests.scale.spread_chat import SpreadChat, texts
+from tests.scale.spread_chat import SpreadChat
 from tests.scale.tracker_audit import audit, final_slots, stored_events
 
 pytestmark = pytest.mark.e2e
