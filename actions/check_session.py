@@ -10,10 +10,10 @@ from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import SafeAction, identity_of, say
-from bot.diagnosis import Step
-from bot.identifiers import normalise_session_id
-from bot.models import utcnow
-from bot.triage import TriageInput, triage
+from bot.conversation.triage import TriageInput, triage
+from bot.domain.clock import utcnow
+from bot.domain.identifiers import normalise_session_id
+from bot.domain.outcomes import Outcome
 
 
 class ActionCheckSession(SafeAction):
@@ -40,12 +40,12 @@ class ActionCheckSession(SafeAction):
         )
         result = await asyncio.get_running_loop().run_in_executor(None, run_triage)
         say(dispatcher, result.reply)
-        events = [SlotSet("step", result.step), SlotSet("findings", result.findings)]
-        if result.step in ("unknown_session", "choose_session"):
+        events = [SlotSet("step", result.outcome.value)]
+        if result.outcome in (Outcome.UNKNOWN_SESSION, Outcome.CHOOSE_SESSION):
             events.append(SlotSet("session_id", None))  # ask again rather than keep a wrong one
         elif result.session_id:
             events.append(SlotSet("session_id", result.session_id))
-        if result.step == Step.OWN_STATION_PERSON.value:
+        if result.outcome is Outcome.OWN_STATION_PERSON:
             # The article: at our own stations a person closes the session. Start the handoff now.
             events.append(FollowupAction("handoff_form"))
         return events

@@ -8,17 +8,14 @@ from typing import Any, Dict, List, Optional, Text
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot.identity import Identity, identity_from_metadata
-from bot.replies import HUMAN_BUTTON, Reply
+from bot.domain.identity import Identity, identity_from_metadata
+from bot.conversation import replies
+from bot.conversation.replies import Reply
 from bot.settings import Settings, get_settings
 
 logger = logging.getLogger(__name__)
 
-APOLOGY = Reply(
-    "Sorry, something went wrong on my side while I was looking into this. Nothing you've told me is lost: "
-    "you can try again in a moment, or talk to a person.",
-    (HUMAN_BUTTON,),
-)
+APOLOGY = replies.action_failed()
 
 
 def identity_of(tracker: Tracker, settings: Settings) -> Optional[Identity]:

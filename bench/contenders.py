@@ -38,7 +38,7 @@ class Setup:
 
 def redis_lock_store() -> str:
     """The project's Redis lock store when it has one (safe with several Rasa processes), else Rasa's own."""
-    return "bot.lock_store.AtomicRedisLockStore" if importlib.util.find_spec("bot.lock_store") else "redis"
+    return "bot.rasa_plugins.lock_store.AtomicRedisLockStore" if importlib.util.find_spec("bot.rasa_plugins.lock_store") else "redis"
 
 
 CONTENDERS: Tuple[Contender, ...] = (

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Dict, List, Optional, Tuple
 
-from bot.chat_client import texts
-from bot.identity import mint_token
-from bot.seed import scenario
+from bot.apps.chat_client import texts
+from bot.domain.identity import mint_token
+from bot.store.seed import scenario
 
 PAUSED = ""  # expect no answer at all: the conversation is paused for a person
 
@@ -27,7 +27,7 @@ class Turn:
 @dataclass(frozen=True)
 class Conversation:
     name: str
-    account: Optional[str]         # demo scenario (bot.seed) of a logged-in driver; None: anonymous
+    account: Optional[str]         # demo scenario (bot.store.seed) of a logged-in driver; None: anonymous
     turns: Tuple[Turn, ...]
 
 

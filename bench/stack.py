@@ -13,9 +13,9 @@ from typing import Dict, Mapping, Optional
 import requests
 
 from bench.procmem import peak_rss_mb
-from bot.chat_client import texts
-from bot.processes import Stack, embedded_env, start_stack
-from bot.seed import seed_demo
+from bot.apps.chat_client import texts
+from harness.stack import Stack, embedded_env, start_stack
+from bot.store.seed import seed_demo
 from bot.settings import settings_from_env
 
 PROBE_MESSAGE = "my charging session is still active"

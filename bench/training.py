@@ -1,4 +1,4 @@
-"""Training time: a fresh `rasa train` (through bot.model_build.ensure_model) timed by the wall clock.
+"""Training time: a fresh `rasa train` (through bot.apps.model_build.ensure_model) timed by the wall clock.
 
 Fresh means a new model folder and an empty Rasa training cache (RASA_CACHE_DIRECTORY), so
 nothing is reused from earlier runs: the time a first deploy or a CI run pays.
@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator, Mapping, Tuple
 
-from bot.model_build import ensure_model
+from bot.apps.model_build import ensure_model
 from bot.settings import PROJECT_ROOT
 
 

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import secrets
 import time
 from datetime import timedelta
 from typing import Optional
@@ -11,20 +10,13 @@ import click
 
 from bot.settings import DEFAULT_VAR_DIR, PROJECT_ROOT
 
-DEV_SECRET_FILE = DEFAULT_VAR_DIR / "dev-identity-secret"
+def _demo_settings():
+    """Settings for the demo commands: the identity secret from the environment, else the dev secret."""
+    from dataclasses import replace
 
+    from bot.settings import get_settings, identity_secret_or_dev
 
-def ensure_identity_secret() -> str:
-    """BOT_IDENTITY_SECRET from the environment, or a per-machine dev secret kept out of git."""
-    secret = os.environ.get("BOT_IDENTITY_SECRET")
-    if not secret:
-        DEV_SECRET_FILE.parent.mkdir(parents=True, exist_ok=True)
-        if not DEV_SECRET_FILE.exists():
-            DEV_SECRET_FILE.write_text(secrets.token_urlsafe(32))
-            DEV_SECRET_FILE.chmod(0o600)
-        secret = DEV_SECRET_FILE.read_text().strip()
-        os.environ["BOT_IDENTITY_SECRET"] = secret
-    return secret
+    return replace(get_settings(), identity_secret=identity_secret_or_dev(os.environ))
 
 
 def _settings():
@@ -41,7 +33,7 @@ def cli() -> None:
 @cli.command("create-schema")
 def create_schema() -> None:
     """Create the charging database's tables where missing (no demo data): for a new PostgreSQL database."""
-    from bot import db
+    from bot.store import db
 
     db.create_schema(_settings())
     click.echo("Schema ready.")
@@ -50,7 +42,7 @@ def create_schema() -> None:
 @cli.command()
 def seed() -> None:
     """Create the schema and (re)load the demo scenarios, with times relative to now."""
-    from bot.seed import describe, seed_demo
+    from bot.store.seed import describe, seed_demo
 
     seed_demo(_settings())
     click.echo("Demo data loaded. Accounts (chat as one with: make run AS=<account>):")
@@ -60,7 +52,7 @@ def seed() -> None:
 @cli.command()
 def accounts() -> None:
     """List the demo accounts and what each shows."""
-    from bot.seed import describe
+    from bot.store.seed import describe
 
     click.echo(describe())
 
@@ -77,7 +69,7 @@ def token(account_id: str, ttl_minutes: int) -> None:
 @click.option("--config", default="config.yml", show_default=True)
 def train(config: str) -> None:
     """Train the model if data, config or domain changed (otherwise reuse it)."""
-    from bot.model_build import ensure_model
+    from bot.apps.model_build import ensure_model
 
     click.echo(ensure_model(PROJECT_ROOT, config))
 
@@ -87,7 +79,7 @@ def train(config: str) -> None:
 @click.option("--as", "account_id", default=None, help="Chat as this account (logged in); anonymous if omitted.")
 def chat(url: str, account_id: Optional[str]) -> None:
     """Chat in the terminal through the REST channel."""
-    from bot.chat_client import RestChat, chat_loop
+    from bot.apps.chat_client import RestChat, chat_loop
 
     token_value = None
     if account_id:
@@ -97,16 +89,16 @@ def chat(url: str, account_id: Optional[str]) -> None:
 
 
 def _mint_for(account_id: str, ttl: timedelta = timedelta(hours=8)) -> str:
-    from bot import charging_repo
-    from bot.db import session_scope
-    from bot.identity import mint_token
+    from bot.store import charging_repo
+    from bot.store.db import session_scope
+    from bot.domain.identity import mint_token
 
-    secret = ensure_identity_secret()
-    with session_scope(_settings()) as db:
+    settings = _demo_settings()
+    with session_scope(settings) as db:
         cards = charging_repo.account_cards(db, account_id)
     if not cards:
         raise click.ClickException(f"no account {account_id!r} with cards (run `make accounts` to list them)")
-    return mint_token(account_id, cards, secret, ttl)
+    return mint_token(account_id, cards, settings.identity_secret, ttl)
 
 
 @cli.command("ocpi-endpoint")
@@ -119,8 +111,8 @@ def ocpi_endpoint(country_code: str, party_id: str, url: str, token: str) -> Non
     """Let the assistant ask this operator (e.g. NL ALL) for session status over OCPI."""
     from sqlalchemy import select
 
-    from bot.db import session_scope
-    from bot.models import Operator
+    from bot.store.db import session_scope
+    from bot.store.models import Operator
 
     with session_scope(_settings()) as db:
         operator = db.execute(select(Operator).where(Operator.country_code == country_code.upper(),
@@ -135,7 +127,7 @@ def ocpi_endpoint(country_code: str, party_id: str, url: str, token: str) -> Non
 @click.option("--limit", default=20, show_default=True)
 def handoffs(limit: int) -> None:
     """List handoffs, newest first, with their delivery state."""
-    from bot.agent_view import list_handoffs
+    from bot.apps.agent_view import list_handoffs
 
     for h in list_handoffs(_settings(), limit):
         click.echo(f"{h['reference']}  {h['created_at']}  {h['channel']:<9} {h.get('delivery_state') or '-':<15} "
@@ -146,7 +138,7 @@ def handoffs(limit: int) -> None:
 @click.argument("reference")
 def handoff(reference: str) -> None:
     """Show one handoff readably: fields, findings, the whole transcript."""
-    from bot.agent_view import render_handoff_text
+    from bot.apps.agent_view import render_handoff_text
 
     text = render_handoff_text(_settings(), reference)
     if text is None:
@@ -161,7 +153,7 @@ def deliver(forever: bool, interval: float) -> None:
     """Deliver pending handoffs to the helpdesk webhook (BOT_HANDOFF_WEBHOOK_URL)."""
     import threading
 
-    from bot.handoff_delivery import deliver_due, run_delivery_loop
+    from bot.integrations.handoff_delivery import deliver_due, run_delivery_loop
 
     settings = _settings()
     if not forever:
@@ -180,7 +172,7 @@ def deliver(forever: bool, interval: float) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 def agent_view(port: int, host: str) -> None:
     """Serve the agents' handoff inbox (needs BOT_AGENT_VIEW_TOKEN)."""
-    from bot.agent_view import serve
+    from bot.apps.agent_view import serve
 
     settings = _settings()
     if not settings.agent_view_token:
@@ -196,12 +188,10 @@ def agent_view(port: int, host: str) -> None:
 @click.option("--demo-logins", is_flag=True, help="DEMO ONLY: /?as=<account> chats as that demo account.")
 def web(port: int, host: str, rasa_url: str, demo_logins: bool) -> None:
     """Serve the website chat widget (talks to Rasa's socket.io channel)."""
-    from bot.web_server import serve
+    from bot.apps.web_server import serve
 
-    if demo_logins:
-        ensure_identity_secret()
     click.echo(f"Widget: http://{host}:{port}/" + ("  (demo: /?as=demo-wait)" if demo_logins else ""))
-    serve(_settings(), rasa_url, host, port, demo_logins)
+    serve(_demo_settings() if demo_logins else _settings(), rasa_url, host, port, demo_logins)
 
 
 @cli.command()
@@ -212,26 +202,28 @@ def web(port: int, host: str, rasa_url: str, demo_logins: bool) -> None:
 @click.option("--no-chat", is_flag=True, help="Only serve (for the website widget or another client).")
 def run(account_id: Optional[str], rasa_port: int, actions_port: int, web_port: int, no_chat: bool) -> None:
     """Seed the demo data, train if needed, start both servers and the widget page, and chat."""
-    from bot.chat_client import RestChat, chat_loop
-    from bot.model_build import ensure_model
-    from bot.processes import ACTION_READY_PATH, RASA_READY_PATH, start_action_server, start_rasa_server, wait_ready
-    from bot.seed import describe, seed_demo
-    from bot.web_server import BackgroundSite, make_app
+    from bot.apps.chat_client import RestChat, chat_loop
+    from bot.apps.model_build import ensure_model
+    from bot.apps.servers import ACTION_READY_PATH, RASA_READY_PATH, start_action_server, start_rasa_server, wait_ready
+    from bot.store.seed import describe, seed_demo
+    from bot.apps.web_server import BackgroundSite, make_app
 
     started = time.monotonic()
-    ensure_identity_secret()
-    os.environ.setdefault("ACTION_ENDPOINT_URL", f"http://127.0.0.1:{actions_port}/webhook")
-    seed_demo(_settings())
+    settings = _demo_settings()
+    # Both servers get the secret and the action endpoint explicitly; this process's environment stays as it was.
+    env = dict(os.environ, BOT_IDENTITY_SECRET=settings.identity_secret)
+    env.setdefault("ACTION_ENDPOINT_URL", f"http://127.0.0.1:{actions_port}/webhook")
+    seed_demo(settings)
     model = ensure_model(PROJECT_ROOT)
     logs = DEFAULT_VAR_DIR / "logs"
-    servers = [start_action_server(actions_port, logs / "actions.log")]
+    servers = [start_action_server(actions_port, logs / "actions.log", env)]
     site = None
     try:
-        servers.append(start_rasa_server(model, rasa_port, logs / "rasa.log"))
+        servers.append(start_rasa_server(model, rasa_port, logs / "rasa.log", env))
         wait_ready(servers[0], ACTION_READY_PATH)
         wait_ready(servers[1], RASA_READY_PATH)
         # The widget page, with demo logins (/?as=demo-wait): this command only ever runs the demo.
-        site = BackgroundSite(make_app(_settings(), f"http://127.0.0.1:{rasa_port}", demo_logins=True),
+        site = BackgroundSite(make_app(settings, f"http://127.0.0.1:{rasa_port}", demo_logins=True),
                               web_port).start()
         click.echo(f"Website widget: {site.url} (anonymous; {site.url}?as=demo-wait to be logged in)")
         click.echo(f"Ready in {time.monotonic() - started:.0f} s. Rasa: http://127.0.0.1:{rasa_port} "

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.processes import Stack, embedded_env, start_stack
-from bot.seed import seed_demo
+from harness.stack import Stack, embedded_env, start_stack
+from bot.store.seed import seed_demo
 from bot.settings import PROJECT_ROOT, Settings, settings_from_env
 from tests.services import postgres_databases, postgres_url, redis_url  # noqa: F401 - fixtures for every suite
 
@@ -33,13 +33,13 @@ def stack_settings(stack_env) -> Settings:
 
 @pytest.fixture(scope="session")
 def trained_model() -> Path:
-    from bot.model_build import ensure_model
+    from bot.apps.model_build import ensure_model
 
     return ensure_model(PROJECT_ROOT)
 
 
 def running_stack(model: Path, run_dir: Path, env: dict, **options):
-    """A started and ready stack (bot.processes.start_stack) for a fixture to yield; stopped afterwards."""
+    """A started and ready stack (harness.stack.start_stack) for a fixture to yield; stopped afterwards."""
     stack = start_stack(model, run_dir, env, **options)
     try:
         stack.wait_ready()

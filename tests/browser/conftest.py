@@ -14,9 +14,9 @@ from typing import Iterator
 import pytest
 from aiohttp import web
 
-from bot.processes import free_port
+from harness.stack import free_port
 from bot.settings import PROJECT_ROOT
-from bot.web_server import BackgroundSite, make_app
+from bot.apps.web_server import BackgroundSite, make_app
 
 SCREENSHOTS = PROJECT_ROOT / "results" / "screenshots"
 

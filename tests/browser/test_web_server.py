@@ -9,11 +9,11 @@ import shutil
 import pytest
 import requests
 
-from bot.identity import verify_token
-from bot.processes import free_port
-from bot.seed import scenario, seed_demo
+from bot.domain.identity import verify_token
+from harness.stack import free_port
+from bot.store.seed import scenario, seed_demo
 from bot.settings import Settings
-from bot.web_server import BackgroundSite, WidgetNotBuilt, make_app
+from bot.apps.web_server import BackgroundSite, WidgetNotBuilt, make_app
 from tests.conftest import TEST_SECRET
 
 RASA_URL = "http://127.0.0.1:5005"

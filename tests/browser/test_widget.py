@@ -7,8 +7,8 @@ import re
 import pytest
 from sqlalchemy import select
 
-from bot.db import session_scope
-from bot.models import Handoff
+from bot.store.db import session_scope
+from bot.store.models import Handoff
 from tests.browser.conftest import SCREENSHOTS
 
 pytestmark = pytest.mark.e2e

@@ -16,16 +16,40 @@ from bot.settings import PROJECT_ROOT, rasa_process_env
 KNOWN_FALSE_POSITIVE = re.compile(r"The utterance 'utter_ask_(card_number|location|time|session_id)' is not used")
 
 
+# What any Rasa project runs with: no variables of this project's (telemetry off: these machines reach no network).
+BARE_ENV = {"PATH": "/usr/bin:/bin", "HOME": "/tmp", "RASA_TELEMETRY_ENABLED": "false"}
+
+
 def test_rasa_data_validate_is_clean():
+    # Rasa's own command, from the project root, with its own defaults and no environment of ours.
     result = subprocess.run(
-        [sys.executable, "-m", "rasa", "data", "validate", "--domain", "domain.yml", "--data", "data"],
-        cwd=PROJECT_ROOT, env=rasa_process_env({"PATH": "/usr/bin:/bin"}), capture_output=True, text=True,
-        timeout=300,
+        [sys.executable, "-m", "rasa", "data", "validate"],
+        cwd=PROJECT_ROOT, env=BARE_ENV, capture_output=True, text=True, timeout=300,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     warnings = [line for line in (result.stdout + result.stderr).splitlines()
                 if "UserWarning" in line and not KNOWN_FALSE_POSITIVE.search(line)]
     assert warnings == []
+
+
+def test_endpoints_yml_works_with_no_environment():
+    # `rasa shell` / `rasa run` read endpoints.yml first: with no variables set they get the embedded default.
+    probe = (
+        "from rasa.core.utils import AvailableEndpoints\n"
+        "from rasa.core.lock_store import LockStore\n"
+        "from rasa.core.tracker_store import TrackerStore\n"
+        "from rasa.shared.core.domain import Domain\n"
+        "e = AvailableEndpoints.read_endpoints('endpoints.yml')\n"
+        "print(e.action.url)\n"
+        "print(type(LockStore.create(e.lock_store)).__name__)\n"
+        "store = TrackerStore.create(e.tracker_store, Domain.load('domain.yml'))\n"
+        "print(type(store).__name__, store.engine.url.drivername)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], cwd=PROJECT_ROOT, env=BARE_ENV, capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.splitlines()[-3:] == [
+        "http://127.0.0.1:5055/webhook", "InMemoryLockStore", "ConfiguredTrackerStore sqlite"]
 
 
 def _examples(path):

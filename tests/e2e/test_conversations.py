@@ -10,11 +10,11 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from bot.chat_client import RestChat, texts
-from bot.db import session_scope
-from bot.identity import mint_token
-from bot.models import Handoff
-from bot.seed import scenario
+from bot.apps.chat_client import RestChat, texts
+from bot.store.db import session_scope
+from bot.domain.identity import mint_token
+from bot.store.models import Handoff
+from bot.store.seed import scenario
 from tests.conftest import TEST_SECRET
 
 pytestmark = pytest.mark.e2e

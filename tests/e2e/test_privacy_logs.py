@@ -25,14 +25,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from bot.chat_client import RestChat, texts
-from bot.db import session_scope
-from bot.identifiers import find_card_numbers
-from bot.identity import mint_token
-from bot.log_privacy import MaskSecretsFilter, mask_secrets
-from bot.models import Handoff
-from bot.processes import LOGGING_CONFIG, embedded_env
-from bot.seed import scenario, seed_demo
+from bot.apps.chat_client import RestChat, texts
+from bot.store.db import session_scope
+from bot.domain.identifiers import find_card_numbers
+from bot.domain.identity import mint_token
+from bot.rasa_plugins.log_privacy import MaskSecretsFilter, mask_secrets
+from bot.store.models import Handoff
+from bot.apps.servers import LOGGING_CONFIG
+from harness.stack import embedded_env
+from bot.store.seed import scenario, seed_demo
 from bot.settings import PROJECT_ROOT, settings_from_env
 from tests.conftest import TEST_SECRET, running_stack
 

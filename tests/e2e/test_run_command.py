@@ -11,8 +11,8 @@ import time
 import pytest
 import requests
 
-from bot.chat_client import texts
-from bot.processes import embedded_env, free_port
+from bot.apps.chat_client import texts
+from harness.stack import embedded_env, free_port
 from bot.settings import PROJECT_ROOT
 from tests.conftest import TEST_SECRET
 

@@ -22,9 +22,9 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.check_session import ActionCheckSession
 from actions.common import identity_of
 from actions.handoff import ActionSubmitHandoff, ValidateHandoffForm
-from bot.diagnosis import Step
-from bot.models import Handoff
-from bot.seed import LOCATIONS
+from bot.domain.outcomes import Outcome
+from bot.store.models import Handoff
+from bot.store.seed import LOCATIONS
 from bot.settings import PROJECT_ROOT, Settings
 from tests.fuzz.charging_snapshot import handoffs, snapshot
 from tests.fuzz.hostile import Claim, json_value, message_text, metadata
@@ -32,7 +32,7 @@ from tests.fuzz.hostile import Claim, json_value, message_text, metadata
 INTENTS = ["session_still_active", "ask_why_still_active", "ask_billing_impact", "ask_update_time",
            "cannot_start_session", "request_human", "kwh_increasing", "kwh_not_increasing", "inform", "greet",
            "goodbye", "affirm", "deny", "thank", "bot_challenge", "out_of_scope", "nlu_fallback", "restart"]
-ENTITIES = ["card_number", "session_id", "evse_id", "location", "time", "operator", "findings", "step"]
+ENTITIES = ["card_number", "session_id", "evse_id", "location", "time", "operator", "step"]
 # Slots a driver can fill (from entities, and `/inform{json}` makes those any JSON value) ...
 DRIVER_SLOTS = ["card_number", "session_id", "evse_id", "location", "time", "operator"]
 FORM_SLOTS = ["card_number", "location", "time", "session_id"]
@@ -54,8 +54,7 @@ slot_value = st.one_of(json_value, message_text)
 SYSTEM_SLOTS = {
     "cannot_start": st.sampled_from([None, True]),
     "kwh_reported": st.sampled_from([None, "rising", "flat"]),
-    "step": st.sampled_from([None, "anonymous", "unknown_session", "choose_session", "no_session", *(s.value for s in Step)]),
-    "findings": st.one_of(st.none(), st.dictionaries(st.text(max_size=12), json_value, max_size=4)),
+    "step": st.sampled_from([None, *(s.value for s in Outcome)]),
     "handoff_reference": st.one_of(st.none(), st.from_regex(r"HO-[2-9A-Z]{6}", fullmatch=True)),
     "requested_slot": st.sampled_from([None, "card_number", "location", "time", "session_id"]),
 }

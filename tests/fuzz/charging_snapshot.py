@@ -6,8 +6,8 @@ from typing import Dict, List, Set, Tuple
 
 from sqlalchemy import select
 
-from bot.db import session_scope
-from bot.models import Base, ChargingSession, Handoff, Location
+from bot.store.db import session_scope
+from bot.store.models import Base, ChargingSession, Handoff, Location
 from bot.settings import Settings
 
 # Written by a legitimate handoff (the record and its delivery row); everything else must stay as seeded.

@@ -11,8 +11,8 @@ from typing import Iterator
 
 import pytest
 
-from bot.processes import Stack, embedded_env
-from bot.seed import seed_demo
+from harness.stack import Stack, embedded_env
+from bot.store.seed import seed_demo
 from bot.settings import settings_from_env
 from tests.conftest import TEST_SECRET, running_stack
 

@@ -19,8 +19,8 @@ from typing import Any, Optional
 import jwt
 from hypothesis import strategies as st
 
-from bot.identity import mint_token
-from bot.seed import SCENARIOS
+from bot.domain.identity import mint_token
+from bot.store.seed import SCENARIOS
 
 SQL = [
     "' OR '1'='1", "'; DROP TABLE charging_sessions; --", '" OR 1=1 --', "1; DELETE FROM handoffs",

@@ -22,10 +22,10 @@ import requests
 from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
 
 from actions.common import APOLOGY
-from bot.channels import MAX_SENDER_LENGTH, TURN_FAILED
-from bot.chat_client import REST_PATH
-from bot.identity import mint_token
-from bot.seed import scenario
+from bot.rasa_plugins.channels import MAX_SENDER_LENGTH, TURN_FAILED
+from bot.apps.chat_client import REST_PATH
+from bot.domain.identity import mint_token
+from bot.store.seed import scenario
 from bot.settings import Settings
 from tests.conftest import TEST_SECRET
 from tests.fuzz.action_fuzz import SEEDED_PLACES, TECHNICAL

@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import time
 
-from bot.seed import seed_demo
+from bot.store.seed import seed_demo
 from bot.settings import Settings
 from tests.conftest import TEST_SECRET
 from tests.fuzz.action_fuzz import run_action_fuzz

@@ -1,4 +1,4 @@
-"""The REST channel's own answers on the embedded stack: what bot.channels.RestInput adds to Rasa's
+"""The REST channel's own answers on the embedded stack: what bot.rasa_plugins.channels.RestInput adds to Rasa's
 REST channel. (tests/scale repeats the fault on two servers; these run wherever the suite runs.)"""
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ import requests
 import socketio
 from sqlalchemy import select
 
-from bot.channels import EMPTY_MESSAGE, MAX_MESSAGE_CHARS, NOT_UNDERSTOOD, TOO_LONG, TURN_FAILED
-from bot.chat_client import REST_PATH, texts as reply_texts
-from bot.db import session_scope
-from bot.models import Handoff
+from bot.rasa_plugins.channels import EMPTY_MESSAGE, MAX_MESSAGE_CHARS, NOT_UNDERSTOOD, TOO_LONG, TURN_FAILED
+from bot.apps.chat_client import REST_PATH, texts as reply_texts
+from bot.store.db import session_scope
+from bot.store.models import Handoff
 
 pytestmark = pytest.mark.e2e
 
@@ -84,7 +84,7 @@ def test_a_turn_rasa_leaves_silent_still_gets_an_answer(fuzz_stack):
 
 
 def test_the_widget_gets_the_apology_too_when_the_action_server_is_down(fuzz_stack):
-    """bot.channels.SocketIOInput, the socket.io channel with the same guard (see tests/fuzz/conftest.py)."""
+    """bot.rasa_plugins.channels.SocketIOInput, the socket.io channel with the same guard (see tests/fuzz/conftest.py)."""
     asyncio.run(_widget_conversation(fuzz_stack))
 
 

@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from bot.ocpi_client import (
+from bot.integrations.ocpi_client import (
     OcpiAuthError,
     OcpiClient,
     OcpiNotFound,
@@ -18,8 +18,8 @@ from bot.ocpi_client import (
     OcpiTimeout,
     OcpiUnavailable,
 )
-from bot.provider_status import check_provider
-from bot.processes import free_port
+from bot.integrations.provider_status import check_provider
+from harness.stack import free_port
 from tests.ocpi.scripted_http import Reply, envelope, trickle
 
 TOKEN = "Tok-123/ÄbC"

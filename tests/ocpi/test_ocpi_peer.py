@@ -11,8 +11,8 @@ from datetime import timedelta
 
 import pytest
 
-from bot.ocpi_client import OcpiAuthError, OcpiClient, OcpiNotFound
-from bot.provider_status import check_provider
+from bot.integrations.ocpi_client import OcpiAuthError, OcpiClient, OcpiNotFound
+from bot.integrations.provider_status import check_provider
 from tests.ocpi.ocpi_seed import (
     ACTIVE_SESSION_ID,
     COMPLETED_SESSION_ID,

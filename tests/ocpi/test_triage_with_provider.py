@@ -5,11 +5,11 @@ from datetime import timedelta
 
 import pytest
 
-from bot.db import create_schema, session_scope
-from bot.identity import Identity
-from bot.models import Account, ChargeCard, ChargingSession, Evse, Location, MeterReading, Operator
+from bot.store.db import create_schema, session_scope
+from bot.domain.identity import Identity
+from bot.store.models import Account, ChargeCard, ChargingSession, Evse, Location, MeterReading, Operator
 from bot.settings import Settings
-from bot.triage import TriageInput, triage
+from bot.conversation.triage import TriageInput, triage
 from tests.ocpi.ocpi_seed import (
     ACTIVE_SESSION_ID, COMPLETED_SESSION_ID, EVSE_ID, EVSE_UID, LOCATION_ID, OPERATOR_NAME, OPERATOR_WEBSITE,
 )
@@ -48,33 +48,33 @@ def ask(settings, peer, session_id):
 def test_provider_says_completed_so_the_driver_hears_the_station_ended_it(tmp_path, ocpi_peer):
     settings = _db(tmp_path, ocpi_peer, ocpi_peer.base_url, ocpi_peer.token)
     result = ask(settings, ocpi_peer, COMPLETED_SESSION_ID)
-    assert result.step == "provider_completed"
+    assert result.outcome == "provider_completed"
     assert OPERATOR_NAME in result.reply.text and "your app will follow" in result.reply.text
     assert "Your card works" in result.reply.text
-    assert result.findings["provider"]["outcome"] == "completed"
+    assert result.findings.provider.outcome == "completed"
 
 
 def test_provider_still_active_and_flat_names_the_provider_and_how_to_reach_it(tmp_path, ocpi_peer):
     settings = _db(tmp_path, ocpi_peer, ocpi_peer.base_url, ocpi_peer.token)
     result = ask(settings, ocpi_peer, ACTIVE_SESSION_ID)
-    assert result.step == "other_provider"  # open 80 h, kWh no longer increasing on the provider's meter
+    assert result.outcome == "other_provider"  # open 80 h, kWh no longer increasing on the provider's meter
     assert f"contact {OPERATOR_NAME}" in result.reply.text
     assert OPERATOR_WEBSITE in result.reply.text and "+31 30 000 0042" in result.reply.text
-    assert result.findings["provider"]["kwh"] == pytest.approx(17.4)
-    assert result.findings["last_kwh"] == pytest.approx(17.4)  # the provider's reading is the newest
+    assert result.findings.provider.kwh == pytest.approx(17.4)
+    assert result.findings.meter.last_kwh == pytest.approx(17.4)  # the provider's reading is the newest
 
 
 def test_provider_down_the_assistant_carries_on_from_its_own_data_and_says_so(tmp_path, ocpi_peer):
-    from bot.processes import free_port
+    from harness.stack import free_port
 
     settings = _db(tmp_path, ocpi_peer, f"http://127.0.0.1:{free_port()}/ocpi/cpo/2.2.1", ocpi_peer.token)
     result = ask(settings, ocpi_peer, ACTIVE_SESSION_ID)
-    assert result.step == "other_provider"
+    assert result.outcome == "other_provider"
     assert result.reply.text.startswith("I tried to check with GreenCharge, but their system didn't answer in time")
-    assert result.findings["provider"]["outcome"] == "unavailable"
+    assert result.findings.provider.outcome == "unavailable"
 
 
 def test_provider_refuses_our_token_the_assistant_still_answers(tmp_path, ocpi_peer):
     settings = _db(tmp_path, ocpi_peer, ocpi_peer.base_url, "not-our-token")
     result = ask(settings, ocpi_peer, ACTIVE_SESSION_ID)
-    assert result.step == "other_provider" and "based on our own data" in result.reply.text
+    assert result.outcome == "other_provider" and "based on our own data" in result.reply.text

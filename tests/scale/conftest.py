@@ -3,7 +3,7 @@ PostgreSQL (tracker store, charging database) and Redis (lock store); see tests/
 PostgreSQL and Redis are found (a test skips without them, and fails with CI=true).
 
 The Redis lock store keeps its keys per conversation ID, every conversation here has a fresh random
-ID, and a lock is deleted when its turn ends. The lock store is bot.lock_store.AtomicRedisLockStore;
+ID, and a lock is deleted when its turn ends. The lock store is bot.rasa_plugins.lock_store.AtomicRedisLockStore;
 TEST_LOCK_STORE_TYPE=redis runs the same tests on Rasa's own Redis lock store (which loses turns in
 the race test).
 """
@@ -18,8 +18,8 @@ from urllib.parse import urlparse
 
 import pytest
 
-from bot.processes import Stack, embedded_env, start_stack
-from bot.seed import seed_demo
+from harness.stack import Stack, embedded_env, start_stack
+from bot.store.seed import seed_demo
 from bot.settings import settings_from_env
 from tests.conftest import TEST_SECRET
 from tests.services import PostgresDatabases
@@ -45,9 +45,8 @@ def scale_stack(tmp_path_factory, postgres_databases, redis_url, trained_model) 
         "BOT_DATABASE_URL": postgres_databases.create("charging"),
         # Short, so the database-down tests answer quickly.
         "BOT_DB_TIMEOUT_S": "2",
-        "TRACKER_STORE_DIALECT": "postgresql",
         "TRACKER_STORE_URL": postgres_databases.create("tracker"),
-        "LOCK_STORE_TYPE": os.environ.get("TEST_LOCK_STORE_TYPE", "bot.lock_store.AtomicRedisLockStore"),
+        "LOCK_STORE_TYPE": os.environ.get("TEST_LOCK_STORE_TYPE", "bot.rasa_plugins.lock_store.AtomicRedisLockStore"),
         "LOCK_STORE_HOST": redis_parts.hostname or "127.0.0.1",
         "LOCK_STORE_PORT": str(redis_parts.port or 6379),
     })

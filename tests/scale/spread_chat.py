@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Dict, List, Optional, Sequence
 
-from bot.chat_client import RestChat, texts
+from bot.apps.chat_client import RestChat, texts
 
 
 class SpreadChat:

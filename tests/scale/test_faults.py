@@ -16,12 +16,12 @@ import pytest
 from sqlalchemy import create_engine, select, text
 
 from actions.common import APOLOGY
-from bot.channels import TURN_FAILED
-from bot.chat_client import texts
-from bot.db import session_scope
-from bot.identity import mint_token
-from bot.models import Handoff
-from bot.seed import scenario
+from bot.rasa_plugins.channels import TURN_FAILED
+from bot.apps.chat_client import texts
+from bot.store.db import session_scope
+from bot.domain.identity import mint_token
+from bot.store.models import Handoff
+from bot.store.seed import scenario
 from tests.conftest import TEST_SECRET
 from tests.scale.spread_chat import SpreadChat
 from tests.scale.tracker_audit import audit, stored_events

@@ -1,4 +1,4 @@
-"""bot.lock_store.AtomicRedisLockStore on its own: processes taking one conversation's lock at once
+"""bot.rasa_plugins.lock_store.AtomicRedisLockStore on its own: processes taking one conversation's lock at once
 get it one at a time (Rasa's own Redis lock store lets two in now and then: RasaHQ/rasa#9213)."""
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from urllib.parse import urlparse
 
 from rasa.utils.endpoints import EndpointConfig
 
-from bot.lock_store import AtomicRedisLockStore
+from bot.rasa_plugins.lock_store import AtomicRedisLockStore
 
 ROUNDS = 60
 

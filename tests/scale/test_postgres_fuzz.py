@@ -9,7 +9,7 @@ import os
 
 import pytest
 
-from bot.seed import seed_demo
+from bot.store.seed import seed_demo
 from bot.settings import Settings
 from tests.conftest import TEST_SECRET
 from tests.fuzz.action_fuzz import run_action_fuzz

@@ -11,12 +11,12 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from bot.channels import TURN_FAILED
-from bot.chat_client import texts
-from bot.db import session_scope
-from bot.identity import mint_token
-from bot.models import Handoff
-from bot.seed import scenario
+from bot.rasa_plugins.channels import TURN_FAILED
+from bot.apps.chat_client import texts
+from bot.store.db import session_scope
+from bot.domain.identity import mint_token
+from bot.store.models import Handoff
+from bot.store.seed import scenario
 from tests.conftest import TEST_SECRET
 from tests.scale.spread_chat import SpreadChat
 from tests.scale.tracker_audit import audit, final_slots, stored_events

@@ -13,7 +13,7 @@ from typing import Any, Dict, List, Sequence
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 
-from bot.channels import EMPTY_MESSAGE, NOT_UNDERSTOOD, TOO_LONG, TURN_FAILED
+from bot.rasa_plugins.channels import EMPTY_MESSAGE, NOT_UNDERSTOOD, TOO_LONG, TURN_FAILED
 
 CHANNEL_TEXTS = {reply.text for reply in (TURN_FAILED, NOT_UNDERSTOOD, EMPTY_MESSAGE, TOO_LONG)}
 

@@ -4,7 +4,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from bot.seed import seed_demo
+from bot.store.seed import seed_demo
 from bot.settings import Settings
 from tests.conftest import TEST_SECRET
 

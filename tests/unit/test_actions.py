@@ -10,10 +10,10 @@ from sqlalchemy import select
 
 from actions.check_session import ActionCheckSession
 from actions.handoff import ActionSubmitHandoff, ValidateHandoffForm
-from bot.db import session_scope
-from bot.identity import mint_token
-from bot.models import Handoff, HandoffOutbox
-from bot.seed import scenario
+from bot.store.db import session_scope
+from bot.domain.identity import mint_token
+from bot.store.models import Handoff, HandoffOutbox
+from bot.store.seed import scenario
 from bot.settings import Settings
 from tests.conftest import TEST_SECRET
 
@@ -41,7 +41,6 @@ def run(action, t):
 def test_check_session_for_a_logged_in_driver_sets_the_step(seeded_now):
     messages, slots, _ = run(ActionCheckSession(seeded_now), tracker(account="wait"))
     assert slots["step"] == "wait" and slots["session_id"] == "SES-100001"
-    assert slots["findings"]["kwh_trend"] == "flat"
     assert "SES-100001" in messages[0]["text"]
 
 
@@ -99,7 +98,6 @@ def test_submit_stores_the_record_and_pauses(seeded_now):
     t = tracker(text="no", intent="deny", events=events, slots={
         "card_number": "NL-EFL-C87654321-3", "location": "Jaarbeurs Utrecht",
         "time": "2026-11-23T18:00:00+01:00", "session_id": "not known", "step": "anonymous",
-        "findings": {"identified": False},
     })
     messages, slots, all_events = run(ActionSubmitHandoff(seeded_now), t)
     reference = slots["handoff_reference"]

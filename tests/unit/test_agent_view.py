@@ -10,10 +10,12 @@ import requests
 from aiohttp import web
 from sqlalchemy import update
 
-from bot.agent_view import list_handoffs, make_app, render_handoff_text
-from bot.db import create_schema, session_scope
-from bot.handoff import HandoffRequest, store_handoff
-from bot.models import Handoff, utcnow
+from bot.apps.agent_view import list_handoffs, make_app, render_handoff_text
+from bot.store.db import create_schema, session_scope
+from bot.domain.handoff_record import HandoffRecord
+from bot.store.handoff_store import store_handoff
+from bot.domain.clock import utcnow
+from bot.store.models import Handoff
 from bot.settings import Settings
 
 TOKEN = "s3cret-agent-token"
@@ -48,7 +50,7 @@ class RunningApp:
 
 @pytest.fixture
 def settings(tmp_path) -> Settings:
-    settings = Settings(database_url=f"sqlite:///{tmp_path / 'bot.db'}", agent_view_token=TOKEN,
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'bot.store.db'}", agent_view_token=TOKEN,
                         timezone="Europe/Amsterdam")
     create_schema(settings)
     return settings
@@ -72,7 +74,7 @@ def add_handoff(settings: Settings, age: timedelta, **overrides) -> str:
         ],
     )
     fields.update(overrides)
-    reference = store_handoff(settings, HandoffRequest(**fields))
+    reference = store_handoff(settings, HandoffRecord(**fields))
     with session_scope(settings) as db:
         db.execute(update(Handoff).where(Handoff.reference == reference).values(created_at=utcnow() - age))
     return reference
@@ -83,7 +85,7 @@ def bearer(token: str = TOKEN) -> dict:
 
 
 def test_no_token_configured_refuses_every_request(tmp_path):
-    settings = Settings(database_url=f"sqlite:///{tmp_path / 'bot.db'}", agent_view_token=None)
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'bot.store.db'}", agent_view_token=None)
     create_schema(settings)
     reference = add_handoff(settings, timedelta(0))
     with RunningApp(make_app(settings)) as url:

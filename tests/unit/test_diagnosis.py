@@ -7,19 +7,20 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from bot.diagnosis import (
+from bot.domain.findings import Findings
+from bot.domain.outcomes import Outcome
+from bot.domain.diagnosis import (
     KwhTrend,
     Reading,
     SessionFacts,
     Station,
-    Step,
     diagnose,
     kwh_trend,
 )
-from bot.settings import Settings
+from bot.domain.policy import ArticlePolicy
 
 NOW = datetime(2024, 3, 10, 12, 0, tzinfo=timezone.utc)
-SETTINGS = Settings(
+SETTINGS = ArticlePolicy(
     own_party_ids=frozenset({"EFL"}),
     auto_close_hours=72.0,
     kwh_tolerance=0.05,
@@ -77,7 +78,7 @@ def verdict(sess=None, rs=(), station=OWN, **kw):
 def test_young_session_without_readings_asks_the_driver():
     v = verdict(session(hours_ago=0.2))
     assert v.kwh_trend is KwhTrend.UNKNOWN
-    assert v.step is Step.CHECK_KWH
+    assert v.step is Outcome.CHECK_KWH
     assert v.last_reading_at is None and v.last_kwh is None
 
 
@@ -85,19 +86,19 @@ def test_session_open_for_days_without_any_reading_is_flat_and_overdue():
     v = verdict(session(hours_ago=96, end=None), station=OWN)
     assert v.kwh_trend is KwhTrend.FLAT
     assert v.overdue
-    assert v.step is Step.OWN_STATION_PERSON
+    assert v.step is Outcome.OWN_STATION_PERSON
 
 
 def test_session_without_readings_inside_72h_is_a_wait():
     v = verdict(session(hours_ago=3), station=OTHER)
     assert v.kwh_trend is KwhTrend.FLAT
-    assert v.step is Step.WAIT
+    assert v.step is Outcome.WAIT
 
 
 def test_one_recent_reading_cannot_tell_yet():
     v = verdict(rs=readings((3, 7.5)))
     assert v.kwh_trend is KwhTrend.UNKNOWN
-    assert v.step is Step.CHECK_KWH
+    assert v.step is Outcome.CHECK_KWH
     assert v.last_kwh == 7.5
     assert v.last_reading_at == NOW - timedelta(minutes=3)
 
@@ -105,7 +106,7 @@ def test_one_recent_reading_cannot_tell_yet():
 def test_one_old_reading_means_no_new_reading_for_a_long_time():
     v = verdict(rs=readings((45, 7.5)))
     assert v.kwh_trend is KwhTrend.FLAT
-    assert v.step is Step.WAIT
+    assert v.step is Outcome.WAIT
 
 
 # --- shape of the readings ------------------------------------------------------------
@@ -116,7 +117,7 @@ def test_readings_out_of_order_give_the_same_verdict(order):
     shuffled = [RISING[i] for i in order]
     v = verdict(rs=shuffled)
     assert v.kwh_trend is KwhTrend.RISING
-    assert v.step is Step.STILL_CHARGING
+    assert v.step is Outcome.STILL_CHARGING
     assert v.last_kwh == 10.0
 
 
@@ -206,8 +207,8 @@ def test_aware_datetimes_in_other_zones_are_compared_as_instants():
 @pytest.mark.parametrize(
     "open_for, overdue, step",
     [
-        (timedelta(hours=72), True, Step.OTHER_PROVIDER),
-        (timedelta(hours=71, minutes=59), False, Step.WAIT),
+        (timedelta(hours=72), True, Outcome.OTHER_PROVIDER),
+        (timedelta(hours=71, minutes=59), False, Outcome.WAIT),
     ],
 )
 def test_exactly_72_hours_is_overdue(open_for, overdue, step):
@@ -237,7 +238,7 @@ def test_session_starting_after_now_is_open_for_zero_hours():
 def test_session_that_is_not_active_is_not_stuck(status):
     sess = session(hours_ago=100, status=status, end=NOW - timedelta(hours=99))
     v = verdict(sess, FLAT, OWN, driver_cannot_start=True)
-    assert v.step is Step.NOT_ACTIVE
+    assert v.step is Outcome.NOT_ACTIVE
     # The rest is still filled in for the agent.
     assert v.kwh_trend is KwhTrend.FLAT
     assert v.overdue
@@ -246,18 +247,18 @@ def test_session_that_is_not_active_is_not_stuck(status):
 
 
 def test_lower_case_status_active_still_counts_as_active():
-    assert verdict(session(status="active"), RISING).step is Step.STILL_CHARGING
+    assert verdict(session(status="active"), RISING).step is Outcome.STILL_CHARGING
 
 
 @pytest.mark.parametrize(
     "station, hours_ago, cannot_start, step",
     [
-        (OWN, 5, False, Step.WAIT),
-        (OWN, 5, True, Step.OWN_STATION_PERSON),
-        (OWN, 80, False, Step.OWN_STATION_PERSON),
-        (OTHER, 5, False, Step.WAIT),
-        (OTHER, 5, True, Step.OTHER_PROVIDER),
-        (OTHER, 80, False, Step.OTHER_PROVIDER),
+        (OWN, 5, False, Outcome.WAIT),
+        (OWN, 5, True, Outcome.OWN_STATION_PERSON),
+        (OWN, 80, False, Outcome.OWN_STATION_PERSON),
+        (OTHER, 5, False, Outcome.WAIT),
+        (OTHER, 5, True, Outcome.OTHER_PROVIDER),
+        (OTHER, 80, False, Outcome.OTHER_PROVIDER),
     ],
 )
 def test_flat_kwh_step_depends_on_owner_overdue_and_blocked_card(station, hours_ago, cannot_start, step):
@@ -268,12 +269,12 @@ def test_flat_kwh_step_depends_on_owner_overdue_and_blocked_card(station, hours_
 
 def test_own_party_is_recognised_case_insensitively():
     station = Station("efl", "E-Flux", None, None, "Depot", "Delft", "NL*EFL*E1*1")
-    assert verdict(rs=FLAT, station=station, driver_cannot_start=True).step is Step.OWN_STATION_PERSON
+    assert verdict(rs=FLAT, station=station, driver_cannot_start=True).step is Outcome.OWN_STATION_PERSON
 
 
 def test_still_charging_wins_over_a_blocked_card_and_overdue():
     v = verdict(session(hours_ago=80), RISING, OTHER, driver_cannot_start=True)
-    assert v.step is Step.STILL_CHARGING
+    assert v.step is Outcome.STILL_CHARGING
 
 
 # --- what the driver says -------------------------------------------------------------
@@ -282,9 +283,9 @@ def test_still_charging_wins_over_a_blocked_card_and_overdue():
 @pytest.mark.parametrize(
     "said, trend, step",
     [
-        (KwhTrend.RISING, KwhTrend.RISING, Step.STILL_CHARGING),
-        (KwhTrend.FLAT, KwhTrend.FLAT, Step.WAIT),
-        ("flat", KwhTrend.FLAT, Step.WAIT),  # the slot value as Rasa stores it
+        (KwhTrend.RISING, KwhTrend.RISING, Outcome.STILL_CHARGING),
+        (KwhTrend.FLAT, KwhTrend.FLAT, Outcome.WAIT),
+        ("flat", KwhTrend.FLAT, Outcome.WAIT),  # the slot value as Rasa stores it
     ],
 )
 def test_driver_answer_fills_an_unknown_trend(said, trend, step):
@@ -292,18 +293,18 @@ def test_driver_answer_fills_an_unknown_trend(said, trend, step):
     assert v.kwh_trend is trend
     assert v.step is step
     assert v.kwh_trend_from_driver
-    assert v.findings()["kwh_trend_source"] == "driver"
+    assert v.findings().kwh_trend_source == "driver"
 
 
 def test_driver_saying_unknown_keeps_asking():
     v = verdict(session(hours_ago=0.2), driver_says_kwh=KwhTrend.UNKNOWN)
-    assert v.step is Step.CHECK_KWH
+    assert v.step is Outcome.CHECK_KWH
     assert not v.kwh_trend_from_driver
 
 
 @pytest.mark.parametrize(
     "rs, said, step",
-    [(FLAT, KwhTrend.RISING, Step.WAIT), (RISING, KwhTrend.FLAT, Step.STILL_CHARGING)],
+    [(FLAT, KwhTrend.RISING, Outcome.WAIT), (RISING, KwhTrend.FLAT, Outcome.STILL_CHARGING)],
     ids=["meter-flat", "meter-rising"],
 )
 def test_driver_answer_never_overrules_the_meter(rs, said, step):
@@ -333,7 +334,7 @@ def test_naive_session_start_is_a_bug():
 
 def test_findings_are_json_and_carry_what_the_agent_needs():
     v = verdict(session(hours_ago=80), readings((300, 4.0), (240, 11.123456)), OTHER, driver_cannot_start=True)
-    found = json.loads(json.dumps(v.findings()))
+    found = json.loads(json.dumps(Findings(v.step, identified=True, meter=v.findings()).to_json()))
     assert found["step"] == "other_provider"
     assert found["kwh_trend"] == "flat"
     assert found["kwh_trend_source"] == "meter"
@@ -353,7 +354,8 @@ def test_findings_are_json_and_carry_what_the_agent_needs():
 
 
 def test_findings_without_readings_are_json_too():
-    found = json.loads(json.dumps(verdict(session(hours_ago=0.1)).findings()))
+    v = verdict(session(hours_ago=0.1))
+    found = json.loads(json.dumps(Findings(v.step, identified=True, meter=v.findings()).to_json()))
     assert found["last_reading_at"] is None and found["last_kwh"] is None
     assert found["step"] == "check_kwh"
 

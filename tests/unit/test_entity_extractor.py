@@ -18,9 +18,10 @@ from rasa.shared.data import TrainingType
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot.nlu.entity_extractor import ChargingEntityExtractor
+from bot.rasa_plugins.entity_extractor import ChargingEntityExtractor
+from bot.settings import get_settings
 
-CONFIG = {"timezone": "Europe/Amsterdam"}
+CONFIG = {}
 RESOURCE = Resource("charging_entity_extractor")
 CONTEXT = ExecutionContext(GraphSchema({}), "1")
 OPERATORS = ["Allego", "Shell Recharge", "E-Flux", "Fastned", "Ionity", "Vattenfall InCharge"]
@@ -106,10 +107,14 @@ def test_time_value_is_iso_8601_with_the_amsterdam_offset(extractor):
     assert time_entity["additional_info"] == {"grain": "hour"}
 
 
-def test_timezone_comes_from_the_component_config(storage_path):
-    new_york = ChargingEntityExtractor.load(
-        {"timezone": "America/New_York"}, LocalModelStorage(storage_path), RESOURCE, CONTEXT
-    )
+def test_timezone_comes_from_the_one_timezone_setting(storage_path, monkeypatch):
+    monkeypatch.setenv("BOT_TIMEZONE", "America/New_York")
+    get_settings.cache_clear()
+    try:
+        new_york = ChargingEntityExtractor.load(CONFIG, LocalModelStorage(storage_path), RESOURCE, CONTEXT)
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
 
     [entity] = _process(new_york, "yesterday at 18:00")
 
@@ -203,11 +208,15 @@ def test_without_a_trained_model_identifiers_and_times_still_work(tmp_path):
     assert [(kind, typed) for kind, typed, _ in found] == [("session_id", "SES-104233"), ("time", "yesterday")]
 
 
-def test_an_unknown_timezone_fails_at_startup_not_per_message(tmp_path):
-    with pytest.raises(ZoneInfoNotFoundError):
-        ChargingEntityExtractor.create(
-            {"timezone": "Mars/Olympus_Mons"}, LocalModelStorage(tmp_path), RESOURCE, CONTEXT
-        )
+def test_an_unknown_timezone_fails_at_startup_not_per_message(tmp_path, monkeypatch):
+    monkeypatch.setenv("BOT_TIMEZONE", "Mars/Olympus_Mons")
+    get_settings.cache_clear()
+    try:
+        with pytest.raises(ZoneInfoNotFoundError):
+            ChargingEntityExtractor.create(CONFIG, LocalModelStorage(tmp_path), RESOURCE, CONTEXT)
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
 
 
 _RNG = random.Random(11)
@@ -255,7 +264,7 @@ def test_rasa_accepts_the_component_in_a_training_pipeline():
             {"name": "WhitespaceTokenizer"},
             {"name": "CountVectorsFeaturizer"},
             {"name": "DIETClassifier", "epochs": 1},
-            {"name": "bot.nlu.entity_extractor.ChargingEntityExtractor", "timezone": "Europe/Amsterdam"},
+            {"name": "bot.rasa_plugins.entity_extractor.ChargingEntityExtractor"},
             {"name": "EntitySynonymMapper"},
         ],
         "policies": [],

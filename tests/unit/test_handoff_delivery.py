@@ -18,10 +18,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from bot.db import create_schema, session_scope
-from bot.handoff import HandoffRequest, store_handoff
-from bot.handoff_delivery import RetryPolicy, deliver_due, handoff_payload, retry_delay, run_delivery_loop
-from bot.models import Handoff, HandoffOutbox, utcnow
+from bot.store.db import create_schema, session_scope
+from bot.domain.handoff_record import HandoffRecord
+from bot.store.handoff_store import store_handoff
+from bot.integrations.handoff_delivery import RetryPolicy, deliver_due, handoff_payload, retry_delay, run_delivery_loop
+from bot.domain.clock import utcnow
+from bot.store.models import Handoff, HandoffOutbox
 from bot.settings import Settings
 from tests.helpers.webhook_server import WebhookServer
 
@@ -38,7 +40,7 @@ def settings_for(db_url: str, webhook_url=None, timeout_s: float = 0.3) -> Setti
 
 @pytest.fixture
 def db_url(tmp_path) -> str:
-    url = f"sqlite:///{tmp_path / 'bot.db'}"
+    url = f"sqlite:///{tmp_path / 'bot.store.db'}"
     create_schema(Settings(database_url=url))
     return url
 
@@ -66,7 +68,7 @@ def make_handoff(settings: Settings, **overrides) -> str:
         ],
     )
     fields.update(overrides)
-    return store_handoff(settings, HandoffRequest(**fields))
+    return store_handoff(settings, HandoffRecord(**fields))
 
 
 def outbox_row(settings: Settings, reference: str) -> HandoffOutbox:
@@ -252,7 +254,7 @@ def _crashing_worker(db_url: str, webhook_url: str) -> subprocess.Popen:
     """A separate process (own engine, own connections) that will be killed mid-send."""
     env = dict(os.environ, PYTHONPATH=str(PROJECT_ROOT), BOT_DATABASE_URL=db_url,
                BOT_HANDOFF_WEBHOOK_URL=webhook_url, BOT_HANDOFF_WEBHOOK_TIMEOUT_S="20")
-    code = ("import os; from bot.settings import settings_from_env; from bot.handoff_delivery import deliver_due; "
+    code = ("import os; from bot.settings import settings_from_env; from bot.integrations.handoff_delivery import deliver_due; "
             "deliver_due(settings_from_env(os.environ))")
     return subprocess.Popen([sys.executable, "-c", code], env=env, cwd=PROJECT_ROOT)
 

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from bot.identifiers import (
+from bot.domain.identifiers import (
     Match,
     find_card_numbers,
     find_evse_ids,

@@ -2,7 +2,7 @@ from datetime import datetime, timedelta, timezone
 
 import jwt
 
-from bot.identity import identity_from_metadata, mint_token, verify_token
+from bot.domain.identity import identity_from_metadata, mint_token, verify_token
 
 SECRET = "s3cret-for-tests-at-least-32-bytes-long"
 

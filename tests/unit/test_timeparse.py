@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.timeparse import find_time_expression, find_time_expressions, parse_time
+from bot.domain.timeparse import find_time_expression, find_time_expressions, parse_time
 
 TZ = "Europe/Amsterdam"
 AMS = ZoneInfo(TZ)

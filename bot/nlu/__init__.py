@@ -1,1 +1,0 @@
-"""Custom Rasa NLU components (referenced from config.yml by their dotted path)."""
