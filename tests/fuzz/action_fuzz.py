@@ -43,7 +43,7 @@ COLUMN_LENGTHS = {slot: Handoff.__table__.c[column].type.length for slot, column
                    "session_id": "session_id"}.items()}
 # Station names and addresses: an answer may show them only to the account whose session was there
 # (except those the assistant's own wording uses as examples, like "Jaarbeurs P3, Utrecht").
-_WORDING = "".join(path.read_text() for path in [PROJECT_ROOT / "domain.yml", PROJECT_ROOT / "bot" / "replies.py",
+_WORDING = "".join(path.read_text() for path in [PROJECT_ROOT / "domain.yml", PROJECT_ROOT / "bot" / "conversation" / "texts" / "en.yml",
                                                   *sorted((PROJECT_ROOT / "actions").glob("*.py"))])
 SEEDED_PLACES = {place for loc in LOCATIONS for place in (loc[2], loc[3]) if place not in _WORDING}
 # Never in an answer: technical detail.
