@@ -4,7 +4,7 @@ PY := .venv/bin/python
 export RASA_TELEMETRY_ENABLED := false
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run test setup serve web train seed accounts token bench clean
+.PHONY: run test setup serve web train seed accounts token bench bench-ocpi clean
 
 setup:
 	@scripts/bootstrap.sh
@@ -29,6 +29,10 @@ test: setup
 ## make bench [BENCH_ARGS=...]: this assistant against Rasa's default config, same data, same run (~45 min)
 bench: setup
 	@$(PY) -m bench $(BENCH_ARGS)
+
+## make bench-ocpi [BENCH_ARGS=...]: the OCPI receiver's PATCH rate, latency, memory and growth (PostgreSQL and SQLite)
+bench-ocpi: setup
+	@$(PY) -m bench.ocpi $(BENCH_ARGS)
 
 train: setup
 	@$(PY) -m bot.cli train

@@ -1,4 +1,4 @@
-"""action_check_session: find the driver's session, diagnose it, say what the article says."""
+"""action_check_session: one driver turn outside the form, decided by bot.conversation.turn from all its facts."""
 from __future__ import annotations
 
 import asyncio
@@ -10,10 +10,26 @@ from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import SafeAction, identity_of, say
-from bot.conversation.triage import TriageInput, triage
+from bot.conversation.facts import read_message
+from bot.conversation.turn import TurnState, decide
 from bot.domain.clock import utcnow
 from bot.domain.identifiers import normalise_session_id
-from bot.domain.outcomes import Outcome
+
+
+def state_of(tracker: Tracker) -> TurnState:
+    slot = tracker.get_slot
+    kwh = slot("kwh_reported")
+    return TurnState(
+        session_id=normalise_session_id(slot("session_id") or "") or None,
+        pending_question=slot("pending_question") if isinstance(slot("pending_question"), str) else None,
+        kwh_reported=kwh if kwh in ("rising", "flat") else None,
+        cannot_start=slot("cannot_start") is True,
+        unplugged=slot("unplugged") is True,
+        handoff_after_choice=slot("handoff_after_choice") is True,
+        handoff_partial=slot("handoff_partial") is True,
+        last_reply=slot("last_reply") if isinstance(slot("last_reply"), str) else None,
+        operator=slot("operator") if isinstance(slot("operator"), str) else None,
+    )
 
 
 class ActionCheckSession(SafeAction):
@@ -22,30 +38,18 @@ class ActionCheckSession(SafeAction):
 
     async def handle(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                      domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
-        entities = {e.get("entity") for e in (tracker.latest_message or {}).get("entities", [])}
-        session_id = normalise_session_id(tracker.get_slot("session_id") or "")
         # Database reads and the provider's OCPI answer block: keep them off the event loop so
         # one slow provider does not stall every other conversation on this action server.
-        run_triage = functools.partial(
-            triage,
-            self.settings,
-            TriageInput(
-                identity=identity_of(tracker, self.settings),
-                session_id=session_id,
-                typed_identifier=bool(entities & {"card_number", "session_id", "evse_id"}),
-                driver_cannot_start=bool(tracker.get_slot("cannot_start")),
-                kwh_reported=tracker.get_slot("kwh_reported"),
-            ),
-            now=utcnow(),
-        )
-        result = await asyncio.get_running_loop().run_in_executor(None, run_triage)
-        say(dispatcher, result.reply)
-        events = [SlotSet("step", result.outcome.value)]
-        if result.outcome in (Outcome.UNKNOWN_SESSION, Outcome.CHOOSE_SESSION):
-            events.append(SlotSet("session_id", None))  # ask again rather than keep a wrong one
-        elif result.session_id:
-            events.append(SlotSet("session_id", result.session_id))
-        if result.outcome is Outcome.OWN_STATION_PERSON:
-            # The article: at our own stations a person closes the session. Start the handoff now.
+        run = functools.partial(decide, self.settings, read_message(tracker.latest_message or {}),
+                                state_of(tracker), identity_of(tracker, self.settings), utcnow())
+        decision = await asyncio.get_running_loop().run_in_executor(None, run)
+        for reply in decision.replies:
+            say(dispatcher, reply)
+        events = [SlotSet(name, value) for name, value in decision.slots.items()]
+        if decision.outcome is not None:
+            events += [SlotSet("step", decision.outcome.value), SlotSet("advice", decision.advice)]
+        if decision.submit_handoff:
+            events.append(FollowupAction("action_submit_handoff"))
+        elif decision.start_handoff:
             events.append(FollowupAction("handoff_form"))
         return events

@@ -19,13 +19,16 @@ APOLOGY = replies.action_failed()
 
 
 def identity_of(tracker: Tracker, settings: Settings) -> Optional[Identity]:
-    """The identity proven by the current message's token; None means anonymous.
+    """The identity proven by the current message; None means anonymous.
 
     Only the current message counts: a client picks its own sender ID, so a token seen earlier in
     a conversation proves nothing about who sends this message. Never read from slots either: a
-    driver can set slots by typing `/inform{...}`.
+    driver can set slots by typing `/inform{...}`. The Rasa channel has verified the app's token and
+    left a claim in its place (bot.domain.identity.turn_claim): trusted only with a valid MAC, for
+    this conversation, for a few minutes. (A token itself is still verified, for direct callers.)
     """
-    return identity_from_metadata((tracker.latest_message or {}).get("metadata"), settings.identity_secret)
+    return identity_from_metadata((tracker.latest_message or {}).get("metadata"), settings.identity_secret,
+                                  conversation_id=tracker.sender_id, policy=settings.token_policy)
 
 
 def say(dispatcher: CollectingDispatcher, reply: Reply) -> None:

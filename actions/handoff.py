@@ -1,9 +1,9 @@
-"""The handoff form (asks only for what is not known yet) and its submission."""
+"""The handoff form (asks only for what is not known yet, and listens to what else is said) and its submission."""
 from __future__ import annotations
 
 import asyncio
 import functools
-from typing import Any, Dict, List, Text
+from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Tracker
 from rasa_sdk.events import ConversationPaused, SlotSet
@@ -13,8 +13,17 @@ from rasa_sdk.types import DomainDict
 
 from actions.common import SafeAction, UsesSettings, identity_of, say
 from bot.conversation import handoff_fields, replies
+from bot.conversation.facts import read_message
 from bot.conversation.handoff import HandoffRequest, file_handoff
+from bot.conversation.turn import CONFIRM_HANDOFF, FAQ_ADVICE
 from bot.domain.clock import utcnow
+
+
+def _time_grain(tracker: Tracker) -> Optional[str]:
+    for entity in (tracker.latest_message or {}).get("entities") or []:
+        if entity.get("entity") == "time":
+            return (entity.get("additional_info") or {}).get("grain")
+    return None
 
 
 class ValidateHandoffForm(UsesSettings, FormValidationAction):
@@ -23,31 +32,58 @@ class ValidateHandoffForm(UsesSettings, FormValidationAction):
 
     async def required_slots(self, domain_slots: List[Text], dispatcher: CollectingDispatcher,
                              tracker: Tracker, domain: DomainDict) -> List[Text]:
+        if tracker.get_slot("handoff_leaving"):
+            return []  # the form ends; the submission offers to pass what it has
         known = handoff_fields.known_from_account(self.settings, identity_of(tracker, self.settings),
                                                   tracker.get_slot("session_id"))
         return [slot for slot in domain_slots if slot not in known]
 
-    # Each slot's answer is parsed in bot.conversation.handoff_fields; what cannot be read is asked again.
-    def _checked(self, slot: Text, parsed: Any, dispatcher: CollectingDispatcher) -> Dict[Text, Any]:
-        if parsed is None:
+    def _answer(self, slot: Text, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker) -> Dict[Text, Any]:
+        """Every field's answer goes through bot.conversation.handoff_fields.interpret_answer."""
+        answer = self._read(slot, value, dispatcher, tracker)
+        identity = identity_of(tracker, self.settings)
+        typed = answer.get("session_id")
+        if slot == "session_id" and identity is not None and typed and typed != handoff_fields.NOT_KNOWN \
+                and not handoff_fields.owns_session(self.settings, identity, typed):
+            # Not on their account: flagged for the agent; the handoff is about their own session.
+            return {"session_id": None, "foreign_session_id": typed}
+        return answer
+
+    def _read(self, slot: Text, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker) -> Dict[Text, Any]:
+        if tracker.get_slot("requested_slot") != slot:
+            # Given unasked (an all-in-one message, or a correction): kept when it can be read.
+            return {slot: handoff_fields.interpret_answer(slot, value, read_message({}), self.settings, utcnow(),
+                                                          _time_grain(tracker)).value}
+        facts = read_message(tracker.latest_message or {})
+        answer = handoff_fields.interpret_answer(slot, value, facts, self.settings, utcnow(), _time_grain(tracker))
+        if answer.leave:
+            return {slot: None, "handoff_leaving": True}
+        if answer.note in replies.FAQ_KEYS:
+            say(dispatcher, replies.faq_reply(answer.note, self.settings))
+            return {slot: None, "advice": FAQ_ADVICE[answer.note]}
+        elif answer.note == "bot_challenge":
+            say(dispatcher, replies.i_am_a_bot())
+        elif answer.note:
+            say(dispatcher, replies.form_note(answer.note))
+        elif answer.reask:
             say(dispatcher, replies.handoff_reask(slot))
-        return {slot: parsed}
+        return {slot: answer.value}
 
     def validate_card_number(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                              domain: DomainDict) -> Dict[Text, Any]:
-        return self._checked("card_number", handoff_fields.parse_card_or_account(value), dispatcher)
+        return self._answer("card_number", value, dispatcher, tracker)
 
     def validate_location(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                           domain: DomainDict) -> Dict[Text, Any]:
-        return self._checked("location", handoff_fields.parse_location(value), dispatcher)
+        return self._answer("location", value, dispatcher, tracker)
 
     def validate_time(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                       domain: DomainDict) -> Dict[Text, Any]:
-        return self._checked("time", handoff_fields.parse_session_time(value, self.settings, utcnow()), dispatcher)
+        return self._answer("time", value, dispatcher, tracker)
 
     def validate_session_id(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                             domain: DomainDict) -> Dict[Text, Any]:
-        return self._checked("session_id", handoff_fields.parse_session_id_answer(value), dispatcher)
+        return self._answer("session_id", value, dispatcher, tracker)
 
 
 class ActionSubmitHandoff(SafeAction):
@@ -56,15 +92,20 @@ class ActionSubmitHandoff(SafeAction):
 
     async def handle(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                      domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
+        if tracker.get_slot("handoff_leaving"):
+            # Left the form: nothing is lost, and nothing is passed on without the driver's yes.
+            say(dispatcher, replies.handoff_offer_partial())
+            return [SlotSet("handoff_leaving", None), SlotSet("handoff_partial", True),
+                    SlotSet("pending_question", CONFIRM_HANDOFF)]
         request = HandoffRequest(
             conversation_id=tracker.sender_id,
             channel=tracker.get_latest_input_channel() or "unknown",
             identity=identity_of(tracker, self.settings),
-            slots={name: tracker.get_slot(name) for name in
-                   ("card_number", "location", "time", "session_id", "kwh_reported", "cannot_start")},
+            slots={name: tracker.get_slot(name) for name in HandoffRequest.SLOTS},
             events=list(tracker.events),
         )
         store = functools.partial(file_handoff, self.settings, request, utcnow())
         reference = await asyncio.get_running_loop().run_in_executor(None, store)
         say(dispatcher, replies.handoff_done(reference))
-        return [SlotSet("handoff_reference", reference), ConversationPaused()]
+        return [SlotSet("handoff_reference", reference), SlotSet("handoff_partial", None),
+                SlotSet("pending_question", None), ConversationPaused()]

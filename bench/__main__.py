@@ -57,8 +57,23 @@ def machine() -> Dict:
             "load_start": round(os.getloadavg()[0], 2)}
 
 
+def run_scenarios(url: str, env: Dict[str, str], run_dir: Path) -> Dict:
+    """The scenario suite (tests/scenarios) on this stack, on freshly seeded demo data: its pass rates."""
+    from bot.store.seed import seed_demo
+    from tests.scenarios.runner import Target, run_suite, write_json
+
+    target = Target.from_env(url, env)
+    seed_demo(target.settings)
+    suite = run_suite(target)
+    write_json(suite, run_dir / "scenarios.json")
+    s = suite["summary"]
+    _say(f"  scenario suite: {s['passed']}/{s['total']} passed ({100 * s['rate']:.1f}%), per class: "
+         + ", ".join(f"{k} {v['passed']}/{v['total']}" for k, v in s["per_class"].items()))
+    return {"seconds": suite["seconds"], **s}
+
+
 def serve_and_load(setup: Setup, model: Path, run_dir: Path, secret: str, concurrencies: List[int],
-                   rounds: int, per_worker: int, max_seconds: float) -> Dict:
+                   rounds: int, per_worker: int, max_seconds: float, scenarios: bool = False) -> Dict:
     env = stack_env(os.environ, run_dir, secret, setup.server_env)
     stack = start_measured_stack(model, run_dir, env)
     try:
@@ -75,11 +90,18 @@ def serve_and_load(setup: Setup, model: Path, run_dir: Path, secret: str, concur
                  f"p95 {s['latency']['p95_ms']} ms, {s['throughput_turns_per_s']} turns/s, "
                  f"{s['failed_turns']} failed")
         memory = stack.peak_memory_mb()
+        suite = None
+        if scenarios:
+            try:
+                suite = run_scenarios(stack.url, env, run_dir)
+            except Exception as error:  # noqa: BLE001 - the speed figures stand without it
+                _say(f"  scenario suite failed to run: {type(error).__name__}: {error}")
     finally:
         stack.stop()
     return {"key": setup.key, "label": setup.label, "contender": setup.contender, "server_env": setup.server_env,
             "first_answer_s": stack.first_answer_s, "memory_mb": memory, "phases": phases,
-            "latencies_ms": latencies, "failed_turns": sum(p["failed_turns"] for p in phases.values())}
+            "latencies_ms": latencies, "failed_turns": sum(p["failed_turns"] for p in phases.values()),
+            "scenarios": suite}
 
 
 def understand(config: Path, model: Path, folds: int, run_folds: int, compare_folds: int, out: Path,
@@ -176,8 +198,18 @@ def main(out_dir: Path, folds: int, default_folds: int, concurrency: str, rounds
 
         for setup in setups:
             _say(f"Serving {setup.label}...")
+            # The scenario suite (tests/scenarios) once, on the assistant's first setup.
+            scenarios = setup.contender == "assistant" and "scenarios" not in results
             measured = serve_and_load(setup, models[setup.contender], work / f"run-{setup.key}", secret,
-                                      concurrencies, rounds, per_worker, max_phase_seconds)
+                                      concurrencies, rounds, per_worker, max_phase_seconds, scenarios)
+            if scenarios and measured["scenarios"]:
+                s = results["scenarios"] = measured["scenarios"]
+                results["notes"].append(
+                    f"Scenario suite (tests/scenarios, {setup.label}): {s['passed']}/{s['total']} passed "
+                    f"({100 * s['rate']:.1f}%); per class: "
+                    + ", ".join(f"{k} {v['passed']}/{v['total']}" for k, v in s["per_class"].items())
+                    + "; per language: " + ", ".join(f"{k} {v['passed']}/{v['total']}" for k, v in s["per_lang"].items())
+                    + f" (details: bench-{stamp}-logs/run-{setup.key}/scenarios.json).")
             shutil.copytree(work / f"run-{setup.key}", logs / f"run-{setup.key}",
                             ignore=shutil.ignore_patterns("*.db*"), dirs_exist_ok=True)
             results["setups"].append(measured)

@@ -62,6 +62,9 @@ def accounts() -> None:
 @click.option("--ttl-minutes", default=60, show_default=True)
 def token(account_id: str, ttl_minutes: int) -> None:
     """Mint an identity token for an account, as the app would send in metadata.identity."""
+    longest = _settings().token_policy.max_lifetime
+    if timedelta(minutes=ttl_minutes) > longest:
+        raise click.ClickException(f"tokens live at most {longest} (BOT_IDENTITY_MAX_TTL_HOURS)")
     click.echo(_mint_for(account_id, timedelta(minutes=ttl_minutes)))
 
 
@@ -72,6 +75,16 @@ def train(config: str) -> None:
     from bot.apps.model_build import ensure_model
 
     click.echo(ensure_model(PROJECT_ROOT, config))
+
+
+@cli.command("model-path")
+@click.argument("language", type=click.Choice(["en", "nl"]))
+def model_path(language: str) -> None:
+    """The trained model that understands LANGUAGE (one model serves English and Dutch), trained if needed,
+    e.g. for `rasa test nlu --nlu <held-out file> --model "$(python -m bot.cli model-path nl)"`."""
+    from bot.apps.model_build import ensure_model
+
+    click.echo(ensure_model(PROJECT_ROOT))
 
 
 @cli.command()
@@ -121,6 +134,61 @@ def ocpi_endpoint(country_code: str, party_id: str, url: str, token: str) -> Non
             raise click.ClickException(f"no operator {country_code}/{party_id}")
         operator.ocpi_base_url, operator.ocpi_token = url, token
     click.echo(f"{country_code.upper()}/{party_id.upper()} will be asked at {url}")
+
+
+@cli.command("ocpi-receiver")
+@click.option("--host", default="127.0.0.1", show_default=True, help="0.0.0.0 behind a balancer")
+@click.option("--port", default=5060, show_default=True)
+@click.option("--workers", default=1, show_default=True, help="Processes sharing the port (one per core).")
+@click.option("--access-log", is_flag=True, help="Log every request.")
+def ocpi_receiver(host: str, port: int, workers: int, access_log: bool) -> None:
+    """Serve the OCPI 2.2.1 eMSP receiver: CPOs push sessions, CDRs and locations here."""
+    import logging
+
+    from bot.apps.ocpi_receiver import serve
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = _settings()
+    click.echo(f"OCPI receiver on http://{host}:{port}/ocpi/versions (advertised as {settings.ocpi_receiver.public_url})")
+    serve(settings, host, port, workers, access_log)
+
+
+@cli.command("ocpi-token-a")
+@click.argument("label")
+def ocpi_token_a(label: str) -> None:
+    """Issue a credentials token A for a CPO to register with (shown once; printed on the last line)."""
+    from bot.store import ocpi_ingest
+    from bot.apps.ocpi_receiver import make_store
+
+    store = make_store(_settings())
+    from bot.store.db import create_schema
+
+    create_schema(_settings())
+    with store.engine.begin() as conn:
+        token = ocpi_ingest.issue_token_a(conn, label)
+    click.echo(f"Give {label} this token A and the versions URL {_settings().ocpi_receiver.public_url}/ocpi/versions:",
+               err=True)
+    click.echo(token)
+
+
+@cli.command("ocpi-compact")
+def ocpi_compact() -> None:
+    """Compact the kWh readings of sessions completed more than BOT_OCPI_COMPACT_AFTER_DAYS ago."""
+    from bot.apps.ocpi_receiver import make_store
+
+    click.echo(f"compacted {make_store(_settings()).compact()} sessions")
+
+
+@cli.command("ocpi-flagged")
+@click.option("--limit", default=50, show_default=True)
+def ocpi_flagged(limit: int) -> None:
+    """Received sessions no driver sees: cards we did not issue, or ids that clash."""
+    from bot.apps.ocpi_receiver import make_store
+
+    for s in make_store(_settings()).flagged_sessions(limit):
+        why = "unknown card" if s["unknown_card"] else s["conflict"]
+        click.echo(f"{s['country_code']}/{s['party_id']} {s['session_id']:<20} {s['status']:<10} "
+                   f"{s['last_updated']:%Y-%m-%d %H:%M}  {why}")
 
 
 @cli.command()
@@ -199,8 +267,10 @@ def web(port: int, host: str, rasa_url: str, demo_logins: bool) -> None:
 @click.option("--rasa-port", default=5005, show_default=True)
 @click.option("--actions-port", default=5055, show_default=True)
 @click.option("--web-port", default=5080, show_default=True, help="The website widget's page.")
+@click.option("--ocpi-port", default=5060, show_default=True, help="The OCPI receiver (CPOs push here).")
 @click.option("--no-chat", is_flag=True, help="Only serve (for the website widget or another client).")
-def run(account_id: Optional[str], rasa_port: int, actions_port: int, web_port: int, no_chat: bool) -> None:
+def run(account_id: Optional[str], rasa_port: int, actions_port: int, web_port: int, ocpi_port: int,
+        no_chat: bool) -> None:
     """Seed the demo data, train if needed, start both servers and the widget page, and chat."""
     from bot.apps.chat_client import RestChat, chat_loop
     from bot.apps.model_build import ensure_model
@@ -208,20 +278,28 @@ def run(account_id: Optional[str], rasa_port: int, actions_port: int, web_port: 
     from bot.store.seed import describe, seed_demo
     from bot.apps.web_server import BackgroundSite, make_app
 
+    from bot.settings import action_token_or_dev, private_dir, private_file
+
     started = time.monotonic()
     settings = _demo_settings()
-    # Both servers get the secret and the action endpoint explicitly; this process's environment stays as it was.
-    env = dict(os.environ, BOT_IDENTITY_SECRET=settings.identity_secret)
+    # var/ holds databases, logs and development secrets: the owner's only (0700, files 0600).
+    private_dir(DEFAULT_VAR_DIR)
+    for path in [*DEFAULT_VAR_DIR.glob("*"), *DEFAULT_VAR_DIR.glob("logs/*")]:
+        if path.is_file():
+            private_file(path)
+    # Both servers get the secrets and the action endpoint explicitly; this process's environment stays as it was.
+    env = dict(os.environ, BOT_IDENTITY_SECRET=settings.identity_secret, BOT_ACTION_TOKEN=action_token_or_dev(os.environ))
     env.setdefault("ACTION_ENDPOINT_URL", f"http://127.0.0.1:{actions_port}/webhook")
     seed_demo(settings)
     model = ensure_model(PROJECT_ROOT)
     logs = DEFAULT_VAR_DIR / "logs"
     servers = [start_action_server(actions_port, logs / "actions.log", env)]
-    site = None
+    site = ocpi_receiver = None
     try:
         servers.append(start_rasa_server(model, rasa_port, logs / "rasa.log", env))
         wait_ready(servers[0], ACTION_READY_PATH)
         wait_ready(servers[1], RASA_READY_PATH)
+        ocpi_receiver = _start_ocpi_receiver(ocpi_port, logs, env)
         # The widget page, with demo logins (/?as=demo-wait): this command only ever runs the demo.
         site = BackgroundSite(make_app(settings, f"http://127.0.0.1:{rasa_port}", demo_logins=True),
                               web_port).start()
@@ -242,8 +320,46 @@ def run(account_id: Optional[str], rasa_port: int, actions_port: int, web_port: 
     finally:
         if site is not None:
             site.stop()
+        if ocpi_receiver is not None:
+            ocpi_receiver.stop()
         for server in reversed(servers):
             server.stop()
+
+
+def _start_ocpi_receiver(port: int, logs, env):
+    """`bot run`'s OCPI receiver; the demo goes on without it (with a warning) if it cannot start."""
+    from bot.apps.ocpi_receiver import READY_PATH, start_ocpi_receiver
+    from bot.apps.servers import wait_ready
+
+    receiver_env = dict(env)
+    receiver_env.setdefault("BOT_OCPI_PUBLIC_URL", f"http://127.0.0.1:{port}")
+    receiver = start_ocpi_receiver(port, logs / "ocpi-receiver.log", receiver_env)
+    try:
+        wait_ready(receiver, READY_PATH, deadline_s=30)
+    except (RuntimeError, TimeoutError) as error:
+        receiver.stop()
+        click.echo(f"OCPI receiver not started (port {port}?): {str(error).splitlines()[0]}", err=True)
+        return None
+    click.echo(f"OCPI receiver: {receiver_env['BOT_OCPI_PUBLIC_URL']}/ocpi/versions "
+               "(`bot ocpi-token-a NAME` gives a CPO its token A)")
+    return receiver
+
+
+@cli.command()
+@click.option("--days", type=int, default=None, help="Keep this many days (default BOT_TRACKER_RETENTION_DAYS, 30).")
+@click.option("--anonymise", is_flag=True, help="Strip texts, slots and metadata instead of deleting the events.")
+@click.option("--dry-run", is_flag=True, help="Only count what would go.")
+def retention(days: Optional[int], anonymise: bool, dry_run: bool) -> None:
+    """Delete (or anonymise) conversations older than N days from Rasa's tracker store (TRACKER_STORE_URL)."""
+    from bot.settings import rasa_process_env
+    from bot.store.tracker_retention import apply_retention
+
+    days = days if days is not None else _settings().tracker_retention_days
+    report = apply_retention(rasa_process_env(os.environ)["TRACKER_STORE_URL"], days, anonymise, dry_run)
+    verb = "would be " + ("anonymised" if anonymise else "deleted") if dry_run else \
+        ("anonymised" if anonymise else "deleted")
+    click.echo(f"{report.conversations} conversation(s) older than {days} days, {report.events} event(s) {verb} "
+               f"(last activity before {report.cutoff.isoformat(timespec='seconds')}).")
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ A `Stack` is one action server and the Rasa servers that call it, on an environm
 """
 from __future__ import annotations
 
+import secrets
 import socket
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,16 +29,29 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+# Test and benchmark clients all speak from 127.0.0.1, far faster than a driver: limits that never bite
+# them (tests/security runs a stack with strict ones).
+LOAD_TEST_LIMITS = {
+    "BOT_RATE_LIMIT_CLIENT": "1000000/minute",
+    "BOT_RATE_LIMIT_CONVERSATION": "100000/minute",
+    "BOT_RATE_LIMIT_NEW_CONVERSATIONS": "1000000/minute",
+    "BOT_SOCKETIO_ORIGINS": "*",  # the browser tests' widget page runs on a free port
+}
+
+
 def embedded_env(base: Mapping[str, str], run_dir: Path, secret: str) -> Dict[str, str]:
     """`base` with a stack of its own on the embedded default: SQLite files in `run_dir`, in-memory locks,
-    handoffs kept in the outbox (no webhook). For tests and the benchmark."""
+    handoffs kept in the outbox (no webhook), an action token of its own, load-test limits. For tests
+    and the benchmark."""
     env = dict(base)
     env.update({
         "BOT_DATABASE_URL": f"sqlite:///{run_dir / 'charging.db'}",
         "BOT_IDENTITY_SECRET": secret,
+        "BOT_ACTION_TOKEN": secrets.token_urlsafe(32),
         "TRACKER_STORE_URL": f"sqlite:///{run_dir / 'tracker.db'}",
         "LOCK_STORE_TYPE": "in_memory",
         "RASA_TELEMETRY_ENABLED": "false",
+        **LOAD_TEST_LIMITS,
     })
     env.pop("BOT_HANDOFF_WEBHOOK_URL", None)
     return env

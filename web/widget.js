@@ -10,10 +10,25 @@
 // ({text}, plus `quick_replies` when the bot offers buttons). credentials.yml sets
 // `metadata_key: customData`, so customData.identity reaches the actions as metadata.identity.
 import { io } from "./vendor/socket.io.esm.min.js";
-import "./vendor/deepChat.bundle.js";
+
+// deep-chat 2.4.2 switches Remarkable's link validation off (validateLink = () => true, set after
+// the plugins ran), so a bot message could render a `javascript:` link or a remote image on a host
+// page without a CSP. This plugin puts validation back, stricter than Remarkable's own: links only to
+// https:, http:, mailto: and tel:, deep-chat's override ignored, and images shown as their alt text.
+function safeLinks(md) {
+  const allowed = (url) => /^(https?:|mailto:|tel:)/i.test(String(url).trim());
+  Object.defineProperty(md.inline, "validateLink", { configurable: true, get: () => allowed, set: () => {} });
+  md.renderer.rules.image = (tokens, idx) => escapeHtml(tokens[idx].alt || "");
+}
+window.remarkable_plugins = [...(window.remarkable_plugins || []), { plugin: safeLinks }];
+// Loaded only now, so its first Remarkable instance already gets the plugin.
+await import("./vendor/deepChat.bundle.js");
 
 const config = JSON.parse(document.getElementById("chat-config").textContent);
 const chat = document.getElementById("chat");
+
+// Where this tab keeps its conversation ID (a new tab is a new conversation).
+const SESSION_KEY = "stale-session-chat-id";
 
 // Every title the bot offered as a button, with what clicking it sends (the newest offer wins).
 const payloadOfTitle = new Map();
@@ -56,16 +71,21 @@ function connectToRasa(_body, signals) {
   let interrupted = false;
 
   socket.on("connect", () => {
-    // The conversation ID is this connection's own socket ID. Rasa 3.6.21 never awaits
-    // python-socketio's (now asynchronous) enter_room, so a session ID the server makes up is
-    // joined to no room and its answers reach nobody; every socket is always in its own room.
-    socket.emit("session_request", { session_id: socket.id });
+    // The conversation ID is one the server issued (signed; bot/rasa_plugins/channels.py), kept for
+    // this tab so a reconnect or a reload goes on with the same conversation. The server gives a
+    // new one for anything it did not issue itself.
+    socket.emit("session_request", { session_id: sessionStorage.getItem(SESSION_KEY) });
   });
 
   socket.on("session_confirm", (confirmed) => {
+    const previous = sessionStorage.getItem(SESSION_KEY);
     sessionId = typeof confirmed === "string" ? confirmed : (confirmed && confirmed.session_id) || socket.id;
+    sessionStorage.setItem(SESSION_KEY, sessionId);
     chat.dataset.session = "ready";
     signals.onOpen();
+    if (interrupted && sessionId === previous) {
+      interrupted = false;
+    }
     if (interrupted) {
       interrupted = false;
       signals.onResponse({ text: "The connection was interrupted, so this is a new conversation. " +

@@ -3,11 +3,17 @@
 Access needs the configured token, as `Authorization: Bearer <token>` or `?token=<token>` (for a
 link opened in a browser; links on the page then carry it along). With no token configured the
 view refuses every request. Everything shown is HTML-escaped by Jinja's autoescape: transcripts
-and locations contain text typed by drivers.
+and locations contain text typed by drivers. Stored values are rendered defensively: a time that
+cannot be shown in the agents' zone is shown as stored, never as an error page.
+
+Every read of a handoff (page, CLI) is written to the `bot.audit` logger: what was read, by whom
+(the client address and a fingerprint of the token, or the operating-system user of the CLI), when.
 """
 from __future__ import annotations
 
 import asyncio
+import getpass
+import hashlib
 import hmac
 import json
 import logging
@@ -30,6 +36,7 @@ from bot.store.models import Handoff, HandoffOutbox
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
+audit = logging.getLogger("bot.audit")
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 MAX_LIST_LIMIT = 500
@@ -91,13 +98,19 @@ def local_time(value: Optional[str], zone) -> str:
     """An ISO 8601 string shown in the agents' time zone; anything unparseable is shown as given."""
     if not value:
         return ""
+    if not isinstance(value, str):
+        return str(value)
     try:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except (TypeError, ValueError):
         return str(value)
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S %Z")
+    try:
+        return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S %Z")
+    except (OverflowError, ValueError, OSError):
+        # Year 1 with a +23:59 offset and the like: not a real time, shown as stored.
+        return str(value)
 
 
 def display_value(name: str, value: Any, zone) -> str:
@@ -117,11 +130,17 @@ def _printable(text: Any) -> str:
     )
 
 
+def audit_read(what: str, who: str) -> None:
+    """One line in the audit log: who read which handoff(s)."""
+    audit.info("%s read %s at %s", who, what, datetime.now(timezone.utc).isoformat(timespec="seconds"))
+
+
 def render_handoff_text(settings: Settings, reference: str) -> Optional[str]:
     """A plain-text rendering of one handoff for the terminal; None if the reference is unknown."""
     h = get_handoff(settings, reference)
     if h is None:
         return None
+    audit_read(f"handoff {h['reference']}", f"cli user {getpass.getuser()}")
     zone = _zone(settings)
     delivery = f"{h['delivery_state'] or 'no outbox row'} after {h['attempts']} attempt(s)"
     if h["last_error"]:
@@ -176,6 +195,8 @@ def _token_guard(settings: Settings):
                                 headers={"WWW-Authenticate": 'Bearer realm="agent view"'})
         # A browser that came with ?token= has no other way to send it on the next click.
         request["token_qs"] = "?" + urlencode({"token": supplied}) if "token" in request.query else ""
+        fingerprint = hashlib.sha256(supplied.encode()).hexdigest()[:12]
+        request["who"] = f"agent view client {request.remote} (token {fingerprint})"
         return await handler(request)
 
     return guard
@@ -212,12 +233,14 @@ def make_app(settings: Settings) -> web.Application:
         except ValueError:
             raise web.HTTPBadRequest(text="limit must be a number\n")
         handoffs = await in_thread(list_handoffs, settings, limit)
+        audit_read(f"the list ({len(handoffs)} handoffs)", request["who"])
         return page("agent_list.html", handoffs=handoffs, token_qs=request["token_qs"])
 
     async def detail(request: web.Request) -> web.Response:
         handoff = await in_thread(get_handoff, settings, request.match_info["reference"])
         if handoff is None:
             return web.Response(status=404, text="No handoff with that reference.\n")
+        audit_read(f"handoff {handoff['reference']}", request["who"])
         return page("agent_detail.html", h=handoff, token_qs=request["token_qs"])
 
     app = web.Application(middlewares=[_token_guard(settings)])

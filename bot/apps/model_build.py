@@ -59,6 +59,7 @@ def ensure_model(root: Path = PROJECT_ROOT, config: str = "config.yml", out: Opt
             [sys.executable, "-m", "rasa", "train", "--config", config, "--domain", "domain.yml", "--data", "data",
              "--out", str(out), "--fixed-model-name", name],
             cwd=root, env=rasa_process_env(env if env is not None else os.environ), check=True,
+            stdout=sys.stderr,  # this command's own output is the model's path alone
         )
         print(f"Trained in {time.monotonic() - started:.0f} s", file=sys.stderr, flush=True)
     return model

@@ -14,7 +14,7 @@ from typing import IO, Dict, List, Mapping, Optional
 
 import requests
 
-from bot.settings import PROJECT_ROOT, rasa_process_env
+from bot.settings import PROJECT_ROOT, private_dir, private_file, rasa_process_env
 
 # Both servers log through this config: it masks card numbers and identity tokens (bot/rasa_plugins/log_privacy.py).
 LOGGING_CONFIG = PROJECT_ROOT / "logging.yml"
@@ -54,8 +54,9 @@ class Server:
 
 
 def spawn(name: str, args: List[str], env: Mapping[str, str], log_path: Path, url: str) -> Server:
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    log: IO = open(log_path, "ab")
+    # Logs hold conversation IDs and (masked) driver text: readable by the owner only.
+    private_dir(log_path.parent)
+    log: IO = open(private_file(log_path), "ab")
     process = subprocess.Popen(args, cwd=PROJECT_ROOT, env=dict(env), stdout=log, stderr=subprocess.STDOUT,
                                start_new_session=True)
     log.close()
@@ -64,9 +65,11 @@ def spawn(name: str, args: List[str], env: Mapping[str, str], log_path: Path, ur
 
 def start_action_server(port: int, log_path: Path, env: Optional[Mapping[str, str]] = None,
                         logging_config: Path = LOGGING_CONFIG) -> Server:
+    """The action server (bot.rasa_plugins.action_server: rasa_sdk behind BOT_ACTION_TOKEN, on 127.0.0.1).
+    `env` must hold BOT_ACTION_TOKEN, the same the Rasa servers get."""
     env = rasa_process_env(env if env is not None else os.environ)
     # rasa_sdk spells this option with an underscore.
-    args = [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(port),
+    args = [sys.executable, "-m", "bot.rasa_plugins.action_server", "--actions", "actions", "--port", str(port),
             "--logging-config_file", str(logging_config)]
     return spawn("action server", args, env, log_path, f"http://127.0.0.1:{port}")
 

@@ -4,7 +4,9 @@ The widget (web/widget.js) talks to Rasa's socket.io channel straight from the b
 server only hands out files; `rasa_url` is where the browser finds Rasa. Visitors are anonymous.
 
 Demo logins: with `demo_logins=True` (and only then), `/?as=demo-wait` mints an identity token
-for that demo account and puts it in the page, so a demo can show the logged-in widget. In
+for that demo account and puts it in the page, so a demo can show the logged-in widget. Only the
+seeded demo accounts (bot.store.seed.SCENARIOS) can be chosen; for any other name the page is the
+anonymous one, byte for byte, so it tells nothing about which accounts exist. In
 production the host site renders the page's `chat-config` element itself, with the token of
 the visitor it has logged in; this server never vouches for anyone.
 """
@@ -48,8 +50,11 @@ def _socket_origins(rasa_url: str) -> str:
 def _mint_demo_token(settings: Settings, account_id: str) -> Optional[str]:
     from bot.store import charging_repo
     from bot.store.db import session_scope
+    from bot.store.seed import SCENARIOS
     from bot.domain.identity import mint_token
 
+    if account_id not in {s.account_id for s in SCENARIOS}:
+        return None  # a demo login is for the seeded demo accounts only
     with session_scope(settings) as db:
         cards = charging_repo.account_cards(db, account_id)
     if not cards:
@@ -84,7 +89,7 @@ def make_app(settings: Settings, rasa_url: str, demo_logins: bool = False, web_d
             token = await asyncio.get_running_loop().run_in_executor(
                 None, partial(_mint_demo_token, settings, account_id))
             if token is None:
-                return web.Response(status=404, text=f"No demo account {account_id!r} with a card.\n")
+                account_id = None  # not a demo account: the anonymous page, nothing to tell them apart
         widget_config = {
             "socketUrl": rasa_url,
             "socketPath": "/socket.io",

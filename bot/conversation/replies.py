@@ -6,6 +6,7 @@ article; the numbers come from the article's policy. Data the driver has not pro
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Optional, Sequence
@@ -51,8 +52,18 @@ def _kwh(value: Optional[float]) -> str:
     return text("kwh", value=value) if value is not None else text("kwh_unknown")
 
 
+# Data values (a place, an operator's name and website from OCPI) go into replies that the widget renders
+# as markdown: escaped, they cannot become a link, an image or HTML.
+_MARKDOWN = re.compile(r"([\\`*_\[\]<>])")
+
+
+def markdown_escape(value: Optional[str]) -> str:
+    return _MARKDOWN.sub(r"\\\1", str(value)) if value is not None else ""
+
+
+
 def _where(station: Station) -> str:
-    return text("where", location=station.location_name, city=station.city)
+    return text("where", location=markdown_escape(station.location_name), city=markdown_escape(station.city))
 
 
 def _why_flat(verdict: Verdict, settings: Settings) -> str:
@@ -90,8 +101,9 @@ def verdict_reply(session_id: str, verdict: Verdict, settings: Settings, driver_
         return Reply(text("verdict.own_station_person", evidence=_why_flat(verdict, settings), why=why,
                           brand=settings.brand, **common))
     if step is Outcome.OTHER_PROVIDER:
-        contact = ", ".join(x for x in (st.operator_website, st.operator_phone) if x)
-        return Reply(text("verdict.other_provider", evidence=_why_flat(verdict, settings), operator=st.operator_name,
+        contact = ", ".join(markdown_escape(x) for x in (st.operator_website, st.operator_phone) if x)
+        return Reply(text("verdict.other_provider", evidence=_why_flat(verdict, settings),
+                          operator=markdown_escape(st.operator_name),
                           contact=f" ({contact})" if contact else "", **common),
                      (human_button(),))
     raise ValueError(f"no reply for step {step}")
@@ -137,15 +149,15 @@ def unknown_session_reply(session_id: str) -> Reply:
 def provider_completed_reply(session_id: str, station: Station, ended_at: Optional[datetime],
                              settings: Settings) -> Reply:
     when = text("provider.completed_when", at=local_time(ended_at, settings)) if ended_at else ""
-    return Reply(text("provider.completed", operator=station.operator_name, location=station.location_name,
-                      city=station.city, session_id=session_id, when=when))
+    return Reply(text("provider.completed", operator=markdown_escape(station.operator_name),
+                      location=markdown_escape(station.location_name), city=markdown_escape(station.city), session_id=session_id, when=when))
 
 
 def with_own_data_notice(reply: Reply, station: Station, outcome: ProviderOutcome) -> Reply:
     """Says plainly that the provider could not confirm, so the advice rests on our own data."""
     why = text("provider.own_data_unavailable" if outcome is ProviderOutcome.UNAVAILABLE
                else "provider.own_data_not_found")
-    return Reply(text("provider.own_data_notice", operator=station.operator_name, why=why) + reply.text,
+    return Reply(text("provider.own_data_notice", operator=markdown_escape(station.operator_name), why=why) + reply.text,
                  reply.buttons)
 
 
@@ -176,3 +188,91 @@ def empty_message() -> Reply:
 
 def too_long(limit: int) -> Reply:
     return Reply(text("failures.too_long", limit=limit))
+
+
+def rate_limited() -> Reply:
+    return Reply(text("failures.rate_limited"))
+
+
+# --- answers that depend on the conversation so far (bot.conversation.turn) -------------------------
+
+FAQ_KEYS = {"ask_why_still_active": "why", "ask_billing_impact": "billing", "ask_update_time": "update_time"}
+
+
+def faq_reply(intent: str, settings: Settings) -> Reply:
+    """The article's answer to why / billing / how long, for a driver whose session we don't know."""
+    return Reply(text(f"faq.{FAQ_KEYS[intent]}", hours=_hours(settings)))
+
+
+def faq_still_charging(intent: str, session_id: str, verdict: Verdict, settings: Settings) -> Reply:
+    key = "faq.billing_still_charging" if intent == "ask_billing_impact" else "faq.why_still_charging"
+    return Reply(text(key, session_id=session_id, where=_where(verdict.station),
+                      evidence=_why_rising(verdict, settings)), (human_button(),))
+
+
+def faq_closes_by(session_id: str, verdict: Verdict, settings: Settings) -> Reply:
+    return Reply(text("faq.update_time_session", session_id=session_id, where=_where(verdict.station),
+                      auto_close_due=local_time(verdict.auto_close_due, settings), hours=_hours(settings)))
+
+
+def faq_overdue(session_id: str, verdict: Verdict, settings: Settings) -> str:
+    return text("faq.overdue", session_id=session_id, where=_where(verdict.station),
+                hours_open=int(verdict.hours_open), hours=_hours(settings))
+
+
+def handoff_start(known: bool) -> Reply:
+    return Reply(text("handoff_flow.start_known" if known else "handoff_flow.start"))
+
+
+def handoff_offer_partial() -> Reply:
+    return Reply(text("handoff_flow.offer_partial"))
+
+
+def handoff_declined() -> Reply:
+    return Reply(text("handoff_flow.declined"))
+
+
+def form_note(key: str) -> Reply:
+    """A short word inside the handoff form: already_collecting, dont_know, dont_know_session_id,
+    where_session_id, card_help."""
+    return Reply(text(f"handoff_flow.{key}"))
+
+
+def paused_reminder(reference: str) -> Reply:
+    return Reply(text("handoff_flow.paused_reminder", reference=reference))
+
+
+def anonymous_own_station(settings: Settings) -> Reply:
+    return Reply(text("anonymous_more.own_station", brand=settings.brand), (human_button(),))
+
+
+def anonymous_other_provider(operator: str, website: Optional[str], phone: Optional[str]) -> Reply:
+    contact = ", ".join(markdown_escape(x) for x in (website, phone) if x)
+    return Reply(text("anonymous_more.other_provider", operator=markdown_escape(operator), contact=f" ({contact})" if contact else ""),
+                 (human_button(),))
+
+
+def anonymous_rising_after_unplug() -> Reply:
+    return Reply(text("anonymous_more.rising_after_unplug"))
+
+
+def anything_else() -> Reply:
+    return Reply(text("small_talk.anything_else"))
+
+
+def out_of_scope() -> Reply:
+    return Reply(text("small_talk.out_of_scope"), (human_button(),))
+
+
+def where_kwh() -> Reply:
+    return Reply(text("anonymous_more.where_kwh"), kwh_buttons())
+
+
+def i_am_a_bot() -> Reply:
+    return Reply(text("small_talk.iamabot"))
+
+
+def again(reply: Reply) -> Reply:
+    """The same advice once more, shortened: its first sentence, not the paragraph word for word."""
+    first = reply.text.split(". ")[0].rstrip(".") + "."
+    return Reply(text("small_talk.as_said") + first, reply.buttons)

@@ -14,7 +14,7 @@ from bot.store import charging_repo
 from bot.conversation import replies
 from bot.store.charging_repo import SessionCase
 from bot.store.db import session_scope
-from bot.domain.diagnosis import KwhTrend, Reading, diagnose
+from bot.domain.diagnosis import KwhTrend, Reading, Verdict, diagnose
 from bot.domain.findings import Findings, ProviderFindings
 from bot.domain.identity import Identity
 from bot.domain.outcomes import Outcome, ProviderOutcome
@@ -40,6 +40,7 @@ class TriageResult:
     reply: Reply
     findings: Findings
     session_id: Optional[str] = None
+    verdict: Optional[Verdict] = None  # when one session of the driver's was diagnosed
 
 
 def triage(settings: Settings, request: TriageInput, now: datetime) -> TriageResult:
@@ -123,8 +124,8 @@ def _diagnose_case(settings: Settings, case: SessionCase, request: TriageInput, 
                         provider=provider_findings)
     if completed:
         return TriageResult(outcome, replies.provider_completed_reply(session_id, case.station, view.ended_at, settings),
-                            findings, session_id)
+                            findings, session_id, verdict)
     reply = replies.verdict_reply(session_id, verdict, settings, request.driver_cannot_start)
     if view is not None and view.outcome in (ProviderOutcome.UNAVAILABLE, ProviderOutcome.NOT_FOUND):
         reply = replies.with_own_data_notice(reply, case.station, view.outcome)
-    return TriageResult(outcome, reply, findings, session_id)
+    return TriageResult(outcome, reply, findings, session_id, verdict)

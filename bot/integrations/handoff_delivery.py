@@ -17,16 +17,27 @@ Without a webhook URL nothing is sent and nothing is changed: rows keep their st
 view. Once a URL is configured, `not_configured` rows are delivered too: a handoff that reached
 nobody's inbox must not be lost.
 
+Authenticity: every payload is signed with HMAC-SHA256 over `<timestamp>.<body>` with
+BOT_HANDOFF_WEBHOOK_SECRET (headers `X-Signature: sha256=<hex>` and `X-Signature-Timestamp`), so the
+helpdesk can refuse forged or replayed handoffs; without a secret payloads go unsigned, with a warning.
+The URL must be https, except on this machine (localhost, 127.0.0.1, ::1): an http URL elsewhere
+is refused as a configuration error (nothing is sent, the row waits).
+
 Card numbers and identity tokens never go to the log: log lines carry the reference only.
 """
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
 import logging
 import random
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Dict, List, Optional
+from urllib.parse import urlsplit
 
 import requests
 from sqlalchemy import select, update
@@ -161,12 +172,43 @@ def claim_due(settings: Settings, now: datetime, limit: int, policy: RetryPolicy
     return claims
 
 
+_LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
+
+
+class InsecureWebhook(requests.RequestException):
+    """An http:// webhook URL off this machine: the payload would cross the network in clear."""
+
+
+def webhook_url_allowed(url: str) -> bool:
+    parts = urlsplit(url)
+    return parts.scheme == "https" or (parts.scheme == "http" and (parts.hostname or "") in _LOCAL_HOSTS)
+
+
+def signature(secret: str, timestamp: str, body: bytes) -> str:
+    """`sha256=<hex>` of HMAC-SHA256(secret, timestamp + "." + body): what X-Signature carries."""
+    return "sha256=" + hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+
+
+_warned_unsigned = threading.Event()
+
+
 def _send(http: requests.Session, settings: Settings, claim: _Claim) -> requests.Response:
     timeout = settings.handoff_webhook_timeout_s
+    if not webhook_url_allowed(settings.handoff_webhook_url):
+        raise InsecureWebhook("the webhook URL must be https (http only on localhost)")
+    body = json.dumps(claim.payload, ensure_ascii=False, default=str).encode("utf-8")
+    headers = {"Idempotency-Key": claim.idempotency_key, "Content-Type": "application/json"}
+    if settings.handoff_webhook_secret:
+        timestamp = str(int(time.time()))
+        headers["X-Signature-Timestamp"] = timestamp
+        headers["X-Signature"] = signature(settings.handoff_webhook_secret, timestamp, body)
+    elif not _warned_unsigned.is_set():
+        _warned_unsigned.set()
+        log.warning("BOT_HANDOFF_WEBHOOK_SECRET is not set: handoff payloads are sent unsigned")
     return http.post(
         settings.handoff_webhook_url,
-        json=claim.payload,
-        headers={"Idempotency-Key": claim.idempotency_key},
+        data=body,
+        headers=headers,
         timeout=(timeout, timeout),
         # A redirect on a POST would be replayed as a GET by requests: treat it as misconfiguration.
         allow_redirects=False,

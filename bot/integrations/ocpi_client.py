@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import re
 import time
 import uuid
 from dataclasses import dataclass
@@ -209,10 +210,38 @@ def parse_session(obj: Any) -> OcpiSession:
     )
 
 
+MAX_OPERATOR_NAME = 200  # OCPI BusinessDetails.name is string(100); some peers send more
+MAX_WEBSITE = 300
+_PHONE = re.compile(r"\+?[0-9][0-9 ()./-]{2,48}")
+
+
+def _clean_text(value: Optional[str], limit: int) -> Optional[str]:
+    """Printable text on one line, at most `limit` characters: it is shown to drivers."""
+    if value is None:
+        return None
+    text = " ".join("".join(c if c.isprintable() else " " for c in value).split())[:limit]
+    return text or None
+
+
+def _https_url(value: Optional[str]) -> Optional[str]:
+    """An https URL with a host and no white space, or None: anything else is not shown to drivers."""
+    if not value or len(value) > MAX_WEBSITE or any(c.isspace() or not c.isprintable() for c in value):
+        return None
+    parts = urlsplit(value)
+    return value if parts.scheme == "https" and parts.hostname else None
+
+
 def parse_operator(obj: Any) -> Optional[OcpiOperator]:
+    """The operator's contact details, validated: they go into replies (name at most 200 printable
+    characters, website https only, phone digits and separators only)."""
     if not isinstance(obj, dict) or not _opt_str(obj, "name"):
         return None
-    return OcpiOperator(name=obj["name"], website=_opt_str(obj, "website"), phone=_opt_str(obj, "phone"))
+    name = _clean_text(obj["name"], MAX_OPERATOR_NAME)
+    if name is None:
+        return None
+    phone = _opt_str(obj, "phone")
+    return OcpiOperator(name=name, website=_https_url(_opt_str(obj, "website")),
+                        phone=phone if phone and _PHONE.fullmatch(phone) else None)
 
 
 def parse_location(obj: Any) -> OcpiLocation:

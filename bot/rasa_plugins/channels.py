@@ -1,4 +1,4 @@
-"""Rasa input channels that never leave a driver without an answer.
+"""Rasa input channels that never leave a driver without an answer, and let nothing unbounded in.
 
 Rasa 3.6 only logs a failed call to the action server ("Bot will continue, but the actions
 events are lost") and sends nothing, so with the action server down the driver would get
@@ -9,42 +9,81 @@ each turn:
   unreachable) or which raised, ends with an apology and the "Talk to a person" button;
 - a turn that said nothing gets "I didn't understand" and the same button, unless the
   conversation is paused for a person (after a handoff the bot stays quiet on purpose);
-- an empty or overlong message, or one without a letter or digit, is answered without running it
-  through the model.
+- an empty or overlong message (over MAX_MESSAGE_CHARS characters or MAX_MESSAGE_WORDS words: the
+  bound on NLU work per message), one without a letter or digit, and a raw `/intent{json}` command
+  other than the bot's own button payloads are answered without running them through the model.
+
+What they let in (the "Security" section of the README has the figures):
+- Request bodies up to BOT_MAX_REQUEST_BYTES (64 KB; Sanic answers 413 beyond), socket.io packets
+  likewise.
+- Of the metadata only `identity`, a JWT of at most 4 KB. The channel verifies it and keeps a turn
+  claim in its place (bot.domain.identity.turn_claim: the verified account and a MAC, never the
+  token); anything else is dropped, so neither the user event nor Rasa's `session_started_metadata`
+  slot stores what a client sends.
+- Rate limits per client (address; BOT_PROXIES_COUNT trusted proxies), per conversation and on new
+  conversations per client, with the `limits` library (in memory, or shared through
+  BOT_RATE_LIMIT_STORAGE=redis://...). REST answers 429 with Retry-After and a message; socket.io
+  answers the message.
+- The speaker of each turn is handed to the tracker store (bot.rasa_plugins.stores.speaking), which
+  starts a new session when it is not the identity that opened the conversation's current one.
 
 The REST channel also refuses malformed requests with 400 instead of failing with 500, and
 records every turn as channel "rest" whatever `input_channel` the client claims.
+
+The socket.io channel accepts as conversation ID only the socket's own ID or one this server issued
+(signed, so a reload can keep its conversation), awaits `enter_room` (RasaHQ/rasa#13027), accepts
+only BOT_SOCKETIO_ORIGINS, and ignores malformed events with a warning instead of failing a task.
 
 credentials.yml registers `bot.rasa_plugins.channels.RestInput:` (URL and JSON unchanged:
 POST /webhooks/rest/webhook). `bot.rasa_plugins.channels.SocketIOInput:` takes the same keys as `socketio:`.
 """
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
 import logging
+import re
+import secrets
+import time
+from collections import OrderedDict
 from contextvars import ContextVar
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Text
 
+from limits import parse_many
+from limits.storage import storage_from_string
+from limits.strategies import MovingWindowRateLimiter
 from rasa.core.channels import rest, socketio
 from rasa.core.channels.channel import CollectingOutputChannel, OutputChannel, UserMessage
-from sanic import Blueprint, Sanic
+from sanic import Blueprint, Sanic, response
 from sanic.exceptions import InvalidUsage
 from sanic.request import Request
+from socketio import AsyncServer
 
 from bot.conversation import replies
 from bot.conversation.replies import Reply
-from bot.rasa_plugins.stores import apply_action_endpoint
+from bot.domain.identity import claimed_account, turn_claim, verify_token
+from bot.rasa_plugins.stores import speaking
+from bot.settings import ChannelLimits, Settings, get_settings
 
 logger = logging.getLogger(__name__)
 
-# A chat message, not a document: the model needs ~10 s for 100 kB of words, and meanwhile every
-# other conversation on the server waits.
-MAX_MESSAGE_CHARS = 2000
+# A chat message, not a document. NLU work grows with the number of tokens (DIET's attention
+# quadratically): measured on this model, 500 one-letter words take 0.18 s, 100 words under 0.04 s.
+MAX_MESSAGE_CHARS = 1000
+MAX_MESSAGE_WORDS = 120
+MAX_IDENTITY_BYTES = 4096
 TURN_FAILED = replies.turn_failed()
 NOT_UNDERSTOOD = replies.not_understood()
 EMPTY_MESSAGE = replies.empty_message()
 TOO_LONG = replies.too_long(MAX_MESSAGE_CHARS)
+RATE_LIMITED = replies.rate_limited()
 # The SQL tracker store keeps sender IDs in a VARCHAR(255).
 MAX_SENDER_LENGTH = 255
+# socket.io conversation IDs: a socket ID or one we issued (hex, a dot, hex).
+_SESSION_ID = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+# The only raw commands a driver may send: the payloads of the bot's own buttons (bot.conversation.replies).
+_BUTTON_PAYLOAD = re.compile(r'/(?:request_human|kwh_increasing|kwh_not_increasing|inform\{"session_id":"SES-[0-9]{1,12}"\})')
 
 OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
 
@@ -97,13 +136,124 @@ def admission_reply(text: Optional[str]) -> Optional[Reply]:
     if not text or not text.strip():
         # Also: Rasa's LogisticRegressionClassifier raises on an empty message.
         return EMPTY_MESSAGE
-    if len(text) > MAX_MESSAGE_CHARS:
+    if len(text) > MAX_MESSAGE_CHARS or len(text.split()) > MAX_MESSAGE_WORDS:
         return TOO_LONG
     if not any(character.isalnum() for character in text):
         # Punctuation or emoji alone: no words for the model to go on, and it would guess ("..." as "yes").
         return NOT_UNDERSTOOD
+    if text.lstrip().startswith("/") and not _BUTTON_PAYLOAD.fullmatch(text.strip()):
+        # Rasa reads `/intent{json}` as an intent with entities, from any channel: only the bot's own
+        # buttons may use that (a forged `/inform{"time": ...}` would set any slot to anything).
+        return NOT_UNDERSTOOD
     return None
 
+
+# --- metadata: only the identity, verified, as a claim ------------------------------------------
+
+def sanitized_metadata(raw: Any, sender_id: Text, settings: Settings) -> Dict[Text, Any]:
+    """What of a client's metadata Rasa gets to store: `{"identity": <turn claim>}` when it carries a
+    valid identity token, else nothing. The token itself is never passed on."""
+    if isinstance(raw, str) and len(raw) <= 2 * MAX_IDENTITY_BYTES:
+        try:
+            raw = json.loads(raw)
+        except ValueError:
+            return {}
+    if not isinstance(raw, dict):
+        return {}
+    token = raw.get("identity")
+    if not isinstance(token, str) or not token or len(token) > MAX_IDENTITY_BYTES:
+        return {}
+    identity = verify_token(token, settings.identity_secret, settings.token_policy)
+    if identity is None:
+        return {}
+    return {"identity": turn_claim(identity, sender_id, settings.identity_secret)}
+
+
+# --- rate limits ----------------------------------------------------------------------------------
+
+class RateLimited(Exception):
+    def __init__(self, retry_after_s: int) -> None:
+        super().__init__(f"rate limited; retry after {retry_after_s} s")
+        self.retry_after_s = retry_after_s
+
+
+class Admission:
+    """Per-client, per-conversation and new-conversation rate limits (the `limits` library)."""
+
+    MAX_REMEMBERED = 100_000
+
+    def __init__(self, limits: ChannelLimits) -> None:
+        # The limiter keeps only a weak reference to its storage: this object holds it.
+        self.storage = storage_from_string(limits.rate_storage)
+        self.limiter = MovingWindowRateLimiter(self.storage)
+        self.per_client = parse_many(limits.rate_client)
+        self.per_conversation = parse_many(limits.rate_conversation)
+        self.new_conversations = parse_many(limits.rate_new_conversations)
+        self._seen: "OrderedDict[str, None]" = OrderedDict()
+        self.refused = 0
+
+    def check(self, client: str, conversation: Optional[str], new: bool = False) -> None:
+        """Raises RateLimited when this message (of a new or known conversation), or this new
+        connection (`new`), is one too many."""
+        checks = [(item, "client", client) for item in self.per_client]
+        if conversation is not None:
+            checks += [(item, "conversation", conversation) for item in self.per_conversation]
+            new = new or conversation not in self._seen
+        if new:
+            checks += [(item, "new", client) for item in self.new_conversations]
+        try:
+            for item, kind, key in checks:
+                if not self.limiter.test(item, kind, key):
+                    self.refused += 1
+                    reset, _ = self.limiter.get_window_stats(item, kind, key)
+                    raise RateLimited(max(1, int(reset - time.time()) + 1))
+            for item, kind, key in checks:
+                self.limiter.hit(item, kind, key)
+        except RateLimited:
+            raise
+        except Exception:  # noqa: BLE001 - the limits' storage (Redis) is down: let the driver through
+            logger.warning("rate-limit storage unavailable; message admitted", exc_info=True)
+            return
+        if conversation is not None:
+            self.remember(conversation)
+
+    def remember(self, conversation: str) -> None:
+        """A conversation already counted as new (a socket.io connection's)."""
+        self._seen[conversation] = None
+        self._seen.move_to_end(conversation)
+        while len(self._seen) > self.MAX_REMEMBERED:
+            self._seen.popitem(last=False)
+
+
+def _configure_app(limits: ChannelLimits):
+    async def configure(app: Sanic, *_: Any) -> None:
+        app.config.REQUEST_MAX_SIZE = limits.max_request_bytes
+        if limits.proxies_count:
+            app.config.PROXIES_COUNT = limits.proxies_count
+        if not getattr(app.ctx, "bot_hides_version", False):
+            app.ctx.bot_hides_version = True
+            app.register_middleware(_hide_version, "request")
+    return configure
+
+
+async def _hide_version(request: Request):
+    # Rasa answers GET / with "Hello from Rasa: <version>": nobody needs the version.
+    if request.path == "/" and request.method in ("GET", "HEAD"):
+        return response.text("Hello from the charging assistant.")
+    return None
+
+
+def _configured(blueprint: Blueprint, limits: ChannelLimits) -> Blueprint:
+    blueprint.listener("before_server_start")(_configure_app(limits))
+    return blueprint
+
+
+def client_of(request: Request) -> str:
+    """The client's address: the peer, or what BOT_PROXIES_COUNT trusted proxies say it is."""
+    return request.remote_addr or request.ip or "unknown"
+
+
+# --- the guard around every turn ------------------------------------------------------------------
 
 class AnswersEveryTurn:
     """Mixin for an input channel: wraps Rasa's message handler with the guard described above."""
@@ -121,9 +271,13 @@ class AnswersEveryTurn:
             errors: List[logging.LogRecord] = []
             context = _turn_errors.set(errors)
             sent = _count_sent(output)
+            paused_reference: Optional[Text] = None
             try:
-                await on_new_message(message)
-                silent_and_open = sent() == 0 and not errors and not await _is_paused(message.sender_id)
+                with speaking(claimed_account(message.metadata)):
+                    await on_new_message(message)
+                silent = sent() == 0 and not errors
+                paused_reference = await _paused_reference(message.sender_id) if silent else None
+                silent_and_open = silent and paused_reference is None
             except Exception as error:  # noqa: BLE001 - the driver gets an answer whatever broke
                 logger.exception("turn failed for conversation %s", message.sender_id)
                 errors.append(logging.makeLogRecord({"name": __name__, "msg": type(error).__name__}))
@@ -140,20 +294,22 @@ class AnswersEveryTurn:
                 await _say(output, message.sender_id, TURN_FAILED)
             elif silent_and_open:
                 await _say(output, message.sender_id, NOT_UNDERSTOOD)
+            elif paused_reference:
+                # Handed off: the assistant stays out of the way, but "what happens now?" gets the reference.
+                await _say(output, message.sender_id, replies.paused_reminder(paused_reference))
 
         return handle
 
 
-async def _is_paused(sender_id: Text) -> bool:
-    # Only asked when a turn said nothing. The agent lives on the one Sanic app of a Rasa server.
+async def _paused_reference(sender_id: Text) -> Optional[Text]:
+    """The handoff reference of a paused conversation ("" when paused without one), else None.
+
+    Only asked when a turn said nothing. The agent lives on the one Sanic app of a Rasa server."""
     tracker = await Sanic.get_app().ctx.agent.tracker_store.retrieve(sender_id)
-    return tracker is not None and tracker.is_paused()
-
-
-def _configured(blueprint: Blueprint) -> Blueprint:
-    # The agent is loaded before the server starts; point it at the configured action server then.
-    blueprint.listener("after_server_start")(apply_action_endpoint)
-    return blueprint
+    if tracker is None or not tracker.is_paused():
+        return None
+    reference = tracker.get_slot("handoff_reference")
+    return reference if isinstance(reference, str) else ""
 
 
 def _json_object(request: Request) -> Dict[Text, Any]:
@@ -166,8 +322,21 @@ def _json_object(request: Request) -> Dict[Text, Any]:
     return body
 
 
-class RestInput(AnswersEveryTurn, rest.RestInput):
-    """Rasa's REST channel (same name, URL and JSON), hardened against bad requests."""
+class _Limited:
+    """What both channels share: settings, limits and the rate limiter, made once per channel."""
+
+    def _setup_limits(self) -> None:
+        self.settings: Settings = get_settings()
+        self.limits: ChannelLimits = self.settings.channel_limits
+        self.admission = Admission(self.limits)
+
+
+class RestInput(AnswersEveryTurn, _Limited, rest.RestInput):
+    """Rasa's REST channel (same name, URL and JSON), hardened against bad and abusive requests."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._setup_limits()
 
     async def _extract_sender(self, req: Request) -> Optional[Text]:
         sender = _json_object(req).get("sender")
@@ -176,6 +345,7 @@ class RestInput(AnswersEveryTurn, rest.RestInput):
         if not isinstance(sender, str) or not 0 < len(sender) <= MAX_SENDER_LENGTH or not sender.isprintable():
             # Without a sender Rasa would put every such client into one shared conversation.
             raise InvalidUsage(f"'sender' must be a printable string of 1 to {MAX_SENDER_LENGTH} characters.")
+        self.admission.check(client_of(req), sender)
         return sender
 
     def _extract_message(self, req: Request) -> Optional[Text]:
@@ -189,15 +359,126 @@ class RestInput(AnswersEveryTurn, rest.RestInput):
         return self.name()
 
     def get_metadata(self, request: Request) -> Optional[Dict[Text, Any]]:
-        metadata = _json_object(request).get("metadata")
-        return metadata if isinstance(metadata, dict) else None
+        body = _json_object(request)
+        return sanitized_metadata(body.get("metadata"), str(body.get("sender")), self.settings) or None
 
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
-        return _configured(super().blueprint(self._guarded(on_new_message)))
+        blueprint = super().blueprint(self._guarded(on_new_message))
+
+        @blueprint.exception(RateLimited)
+        async def too_many(request: Request, error: RateLimited):
+            sender = (request.json or {}).get("sender") if isinstance(request.json, dict) else None
+            return response.json([{"recipient_id": sender, "text": RATE_LIMITED.text}], status=429,
+                                 headers={"Retry-After": str(error.retry_after_s)})
+
+        return _configured(blueprint, self.limits)
 
 
-class SocketIOInput(AnswersEveryTurn, socketio.SocketIOInput):
-    """Rasa's socket.io channel with the same guard (the widget would otherwise go silent too)."""
+class SocketIOInput(AnswersEveryTurn, _Limited, socketio.SocketIOInput):
+    """Rasa's socket.io channel with the same guard, and conversations that belong to their sockets."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._setup_limits()
+        secret = self.settings.identity_secret or secrets.token_hex(32)
+        self._session_key = hmac.new(secret.encode(), b"socket.io session ids v1", hashlib.sha256).digest()
+
+    # Server-issued conversation IDs: random, with a MAC, so a client cannot pick another's conversation.
+    def issue_session_id(self) -> str:
+        nonce = secrets.token_hex(16)
+        return f"{nonce}.{hmac.new(self._session_key, nonce.encode(), hashlib.sha256).hexdigest()[:24]}"
+
+    def _issued_by_us(self, session_id: str) -> bool:
+        nonce, _, mac = session_id.partition(".")
+        expected = hmac.new(self._session_key, nonce.encode(), hashlib.sha256).hexdigest()[:24]
+        return len(nonce) == 32 and hmac.compare_digest(mac.encode(), expected.encode())
 
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
-        return _configured(super().blueprint(self._guarded(on_new_message)))
+        handle = self._guarded(on_new_message)
+        origins = list(self.limits.socketio_origins)
+        sio = AsyncServer(async_mode="sanic", cors_allowed_origins="*" if "*" in origins else origins,
+                          max_http_buffer_size=self.limits.max_request_bytes)
+        socketio_webhook = socketio.SocketBlueprint(sio, self.socketio_path, "socketio_webhook", __name__)
+        self.sio = sio
+        conversation_of: Dict[str, str] = {}  # socket ID -> its conversation ID
+        namespace = self.namespace
+
+        def client(sid: str) -> str:
+            try:
+                request = sio.get_environ(sid, namespace=namespace).get("sanic.request")
+                return client_of(request) if request is not None else "unknown"
+            except Exception:  # noqa: BLE001
+                return "unknown"
+
+        @socketio_webhook.route("/", methods=["GET"])
+        async def health(_: Request):
+            return response.json({"status": "ok"})
+
+        @sio.on("connect", namespace=namespace)
+        async def connect(sid: Text, environ: Dict, auth: Optional[Dict] = None) -> bool:
+            try:
+                self.admission.check(_environ_client(environ), None, new=True)
+            except RateLimited:
+                logger.warning("socket.io connection refused: rate limit")
+                return False
+            return True
+
+        @sio.on("disconnect", namespace=namespace)
+        async def disconnect(sid: Text) -> None:
+            conversation_of.pop(sid, None)
+
+        @sio.on("session_request", namespace=namespace)
+        async def session_request(sid: Text, data: Any = None) -> None:
+            try:
+                asked = data.get("session_id") if isinstance(data, dict) else None
+                if isinstance(asked, str) and _SESSION_ID.fullmatch(asked) and (asked == sid or self._issued_by_us(asked)):
+                    session_id = asked
+                else:
+                    if asked:
+                        logger.info("socket.io session request for a conversation this socket may not join: "
+                                    "issuing a new one")
+                    session_id = self.issue_session_id()
+                conversation_of[sid] = session_id
+                self.admission.remember(session_id)  # counted when the socket connected
+                if self.session_persistence:
+                    await sio.enter_room(sid, session_id, namespace=namespace)
+                await sio.emit("session_confirm", session_id, room=sid, namespace=namespace)
+            except Exception:  # noqa: BLE001 - never an unretrieved task exception
+                logger.warning("socket.io session_request failed", exc_info=True)
+
+        @sio.on(self.user_message_evt, namespace=namespace)
+        async def handle_message(sid: Text, data: Any = None) -> None:
+            try:
+                if not isinstance(data, dict):
+                    logger.warning("socket.io %s ignored: not an object", self.user_message_evt)
+                    return
+                sender_id = conversation_of.get(sid) if self.session_persistence else sid
+                if sender_id is None:
+                    logger.warning("socket.io message before session_request: ignored")
+                    return
+                if data.get("session_id") not in (None, sender_id):
+                    logger.warning("socket.io message for another conversation than its socket's: ignored")
+                    return
+                output = socketio.SocketIOOutput(sio, self.bot_message_evt)
+                try:
+                    self.admission.check(client(sid), sender_id)
+                except RateLimited:
+                    await _say(output, sender_id, RATE_LIMITED)
+                    return
+                text = data.get("message", "")
+                message = UserMessage(text if isinstance(text, str) else "", output, sender_id,
+                                      input_channel=self.name(),
+                                      metadata=sanitized_metadata(data.get(self.metadata_key), sender_id,
+                                                                  self.settings) or None)
+                await handle(message)
+            except Exception:  # noqa: BLE001 - never an unretrieved task exception
+                logger.warning("socket.io message failed", exc_info=True)
+
+        return _configured(socketio_webhook, self.limits)
+
+
+def _environ_client(environ: Dict) -> str:
+    request = environ.get("sanic.request") if isinstance(environ, dict) else None
+    if request is not None:
+        return client_of(request)
+    return str(environ.get("REMOTE_ADDR", "unknown")) if isinstance(environ, dict) else "unknown"

@@ -5,15 +5,16 @@ objects, so callers hold no session and no lazy loads happen after it closes.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import List, Optional, Sequence
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from bot.domain.diagnosis import Reading, SessionFacts, Station
-from bot.store.models import ChargeCard, ChargingSession, Location, SessionStatus
+from bot.store.models import ChargeCard, ChargingSession, Location, Operator, SessionStatus
+from bot.store.ocpi_ingest import readings_for_session
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,8 @@ class SessionSummary:
     city: str
     start: datetime
     status: str
+    operator_name: str = ""
+    address: str = ""
 
 
 def _session_query():
@@ -81,26 +84,27 @@ def _to_case(row: ChargingSession) -> SessionCase:
 def active_sessions(db: Session, account_id: str) -> List[SessionSummary]:
     rows = db.execute(
         select(ChargingSession)
-        .options(joinedload(ChargingSession.location))
+        .options(joinedload(ChargingSession.location).joinedload(Location.operator))
         .where(ChargingSession.account_id == account_id, ChargingSession.status == SessionStatus.ACTIVE.value)
         .order_by(ChargingSession.start_datetime.desc())
     ).scalars()
-    return [
-        SessionSummary(r.id, r.location.name, r.location.city, r.start_datetime, r.status) for r in rows
-    ]
+    return [_summary(r) for r in rows]
+
+
+def _summary(r: ChargingSession) -> SessionSummary:
+    return SessionSummary(r.id, r.location.name, r.location.city, r.start_datetime, r.status,
+                          r.location.operator.name, r.location.address)
 
 
 def latest_session(db: Session, account_id: str) -> Optional[SessionSummary]:
     row = db.execute(
         select(ChargingSession)
-        .options(joinedload(ChargingSession.location))
+        .options(joinedload(ChargingSession.location).joinedload(Location.operator))
         .where(ChargingSession.account_id == account_id)
         .order_by(ChargingSession.start_datetime.desc())
         .limit(1)
     ).scalar_one_or_none()
-    if row is None:
-        return None
-    return SessionSummary(row.id, row.location.name, row.location.city, row.start_datetime, row.status)
+    return _summary(row) if row is not None else None
 
 
 def session_case(db: Session, account_id: str, session_id: str) -> Optional[SessionCase]:
@@ -108,7 +112,15 @@ def session_case(db: Session, account_id: str, session_id: str) -> Optional[Sess
     row = db.execute(
         _session_query().where(ChargingSession.id == session_id, ChargingSession.account_id == account_id)
     ).unique().scalar_one_or_none()
-    return _to_case(row) if row is not None else None
+    if row is None:
+        return None
+    case = _to_case(row)
+    received = readings_for_session(db, row.id)  # kWh the station's CPO pushed (OCPI receiver)
+    if received:
+        merged = {r.timestamp: r for r in case.readings}
+        merged.update((t, Reading(timestamp=t, kwh=k)) for t, k in received)
+        case = replace(case, readings=tuple(merged[t] for t in sorted(merged)))
+    return case
 
 
 def account_cards(db: Session, account_id: str) -> List[str]:
@@ -117,3 +129,18 @@ def account_cards(db: Session, account_id: str) -> List[str]:
             select(ChargeCard.contract_id).where(ChargeCard.account_id == account_id).order_by(ChargeCard.contract_id)
         ).scalars()
     )
+
+
+@dataclass(frozen=True)
+class OperatorContact:
+    name: str
+    party_id: str
+    website: Optional[str]
+    phone: Optional[str]
+
+
+def operator_contact(db: Session, name: str) -> Optional[OperatorContact]:
+    """A charge point operator's public contact details, by its name (no driver data)."""
+    row = db.execute(select(Operator).where(func.lower(Operator.name) == name.strip().lower()).limit(1)
+                     ).scalar_one_or_none()
+    return OperatorContact(row.name, row.party_id, row.website, row.phone) if row is not None else None

@@ -15,7 +15,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.store.models import Base
-from bot.settings import Settings
+import bot.store.ocpi_models  # noqa: F401,E402 - the OCPI receiver's tables share Base: create_schema makes them
+from bot.settings import Settings, private_file
 
 _factories: Dict[str, sessionmaker] = {}
 _lock = threading.Lock()
@@ -25,7 +26,8 @@ def make_engine(url: str, timeout_s: float = 5.0) -> Engine:
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            # Created 0600 in a 0700 folder before SQLite opens it: its journal files take the same mode.
+            private_file(Path(path))
         engine = create_engine(url, future=True, hide_parameters=True,
                                connect_args={"timeout": timeout_s, "check_same_thread": False})
 

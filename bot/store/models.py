@@ -23,6 +23,7 @@ from sqlalchemy.orm import declarative_base, relationship
 from sqlalchemy.types import TypeDecorator
 
 from bot.domain.clock import utcnow
+from bot.store.encrypted import EncryptedText
 
 Base = declarative_base()
 
@@ -86,9 +87,9 @@ class Operator(Base):
     website = Column(String(300))
     phone = Column(String(50))
     # OCPI 2.2.1 endpoint of this operator, if we can ask it directly; the token is the
-    # credentials token (plain text; the client base64-encodes it for the header).
+    # credentials token, stored encrypted (BOT_SECRETS_KEY; the client base64-encodes it for the header).
     ocpi_base_url = Column(String(500))
-    ocpi_token = Column(String(200))
+    ocpi_token = Column(EncryptedText())
 
 
 class Location(Base):

@@ -60,15 +60,27 @@ def _examples(path):
             yield re.sub(r"[^\w]+", " ", text).strip().lower()
 
 
-def test_held_out_test_set_is_never_trained_on():
-    assert set(_examples("tests/nlu_test.yml")).isdisjoint(_examples("data/nlu.yml"))
+# Each language's held-out set, the training file it must never overlap, and the floors it must clear
+# (weighted intent F1; F1 of the three intents the article turns on; F1 of every entity type), a margin
+# below what was measured (en 0.966, nl 0.879 on 2026-12-02) for training noise across machines.
+HELD_OUT = {
+    "en": ("tests/nlu_test.yml", "data/nlu.yml", 0.94, 0.85, 0.95),
+    "nl": ("tests/nlu_test_nl.yml", "data/nl/nlu.yml", 0.85, 0.78, 0.90),
+}
 
 
-@pytest.fixture(scope="module")
-def held_out_reports(trained_model, tmp_path_factory):
-    out = tmp_path_factory.mktemp("nlu-eval")
+@pytest.mark.parametrize("language", sorted(HELD_OUT))
+def test_held_out_test_set_is_never_trained_on(language):
+    test_file, training_file = HELD_OUT[language][:2]
+    assert set(_examples(test_file)).isdisjoint(_examples(training_file))
+
+
+@pytest.fixture(scope="module", params=sorted(HELD_OUT))
+def held_out_reports(request, trained_model, tmp_path_factory):
+    language = request.param
+    out = tmp_path_factory.mktemp(f"nlu-eval-{language}")
     subprocess.run(
-        [sys.executable, "-m", "rasa", "test", "nlu", "--nlu", "tests/nlu_test.yml", "--model", str(trained_model),
+        [sys.executable, "-m", "rasa", "test", "nlu", "--nlu", HELD_OUT[language][0], "--model", str(trained_model),
          "--out", str(out), "--no-plot"],
         cwd=PROJECT_ROOT, env=rasa_process_env({"PATH": "/usr/bin:/bin"}), check=True, capture_output=True,
         timeout=600,
@@ -76,21 +88,22 @@ def held_out_reports(trained_model, tmp_path_factory):
     intents = json.loads((out / "intent_report.json").read_text())
     entities = json.loads((out / "ChargingEntityExtractor_report.json").read_text())
     entities["location"] = json.loads((out / "CRFEntityExtractor_report.json").read_text())["location"]
-    return intents, entities
+    return language, intents, entities
 
 
 def test_held_out_intents_are_understood(held_out_reports):
-    intents, _ = held_out_reports
-    # `make bench` measures 0.96; a margin below it for training noise across machines.
-    assert intents["weighted avg"]["f1-score"] >= 0.94
+    language, intents, _ = held_out_reports
+    floor = HELD_OUT[language][2]
+    assert intents["weighted avg"]["f1-score"] >= floor, (language, intents["weighted avg"])
     for name in ("session_still_active", "cannot_start_session", "request_human"):
-        assert intents[name]["f1-score"] >= 0.85, (name, intents[name])
+        assert intents[name]["f1-score"] >= HELD_OUT[language][3], (language, name, intents[name])
 
 
 def test_held_out_entities_are_extracted(held_out_reports):
-    _, entities = held_out_reports
+    language, _, entities = held_out_reports
     for name in ("card_number", "session_id", "evse_id", "time", "operator", "location"):
-        assert entities[name]["f1-score"] >= 0.95, (name, entities[name])
+        if name in entities:
+            assert entities[name]["f1-score"] >= HELD_OUT[language][4], (language, name, entities[name])
 
 
 def test_dialogue_test_stories_pass(trained_model, tmp_path):

@@ -22,11 +22,11 @@ import requests
 from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
 
 from actions.common import APOLOGY
-from bot.rasa_plugins.channels import MAX_SENDER_LENGTH, TURN_FAILED
+from bot.rasa_plugins.channels import MAX_SENDER_LENGTH, TURN_FAILED, admission_reply
 from bot.apps.chat_client import REST_PATH
 from bot.domain.identity import mint_token
 from bot.store.seed import scenario
-from bot.settings import Settings
+from bot.settings import ChannelLimits, Settings
 from tests.conftest import TEST_SECRET
 from tests.fuzz.action_fuzz import SEEDED_PLACES, TECHNICAL
 from tests.fuzz.charging_snapshot import handoffs, places_by_account, snapshot
@@ -77,9 +77,11 @@ case = st.tuples(st.sampled_from(OPENERS),
 
 
 def stored_by_rasa(text: Optional[str]) -> bool:
-    """Whether the channel passes the message to Rasa (it answers empty and overlong ones itself)."""
-    stripped = (text or "").strip()
-    return bool(stripped) and len(stripped) <= 2000
+    """Whether the channel passes the message to Rasa (it answers empty, overlong and command ones itself)."""
+    return admission_reply((text or "").replace("\x00", "")) is None
+
+
+MAX_BODY = ChannelLimits().max_request_bytes  # larger bodies are refused with 413 before they are read
 
 
 def traceback_count(path) -> int:
@@ -135,7 +137,8 @@ def run_rest_fuzz(rasa_urls: Sequence[str], settings: Settings, logs: Sequence[P
         for item in items:
             if isinstance(item, Malformed):
                 response = post(item.body)
-                assert response.status_code == 400, (item.body[:200], response.status_code, response.text[:200])
+                expected = 413 if len(item.body) > MAX_BODY else 400
+                assert response.status_code == expected, (item.body[:200], response.status_code, response.text[:200])
                 stats["malformed"] += 1
                 continue
             body: Dict[str, Any] = {"sender": sender, "message": item.text, "metadata": item.metadata}
@@ -147,7 +150,12 @@ def run_rest_fuzz(rasa_urls: Sequence[str], settings: Settings, logs: Sequence[P
                 current = item.claim.account_id if item.claim else None
                 if current:
                     claimed[sender].add(current)
-            response = post(_dumps(body))
+            payload = _dumps(body)
+            response = post(payload)
+            if len(payload) > MAX_BODY:
+                assert response.status_code == 413, (response.status_code, response.text[:300])
+                stats["too large (413)"] += 1
+                continue
             assert response.status_code == 200, (response.status_code, response.text[:300])
             check_answer(sender, response.json(), current)
             stats["messages"] += 1

@@ -7,15 +7,23 @@ every bot message the driver saw stored once, inside its own turn; each turn com
 from __future__ import annotations
 
 import json
+import re
 from functools import lru_cache
 from typing import Any, Dict, List, Sequence
 
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 
+from bot.conversation.texts import template
 from bot.rasa_plugins.channels import EMPTY_MESSAGE, NOT_UNDERSTOOD, TOO_LONG, TURN_FAILED
 
 CHANNEL_TEXTS = {reply.text for reply in (TURN_FAILED, NOT_UNDERSTOOD, EMPTY_MESSAGE, TOO_LONG)}
+# The channel's reminder to a paused (handed-off) conversation: its reference varies.
+PAUSED_REMINDER = re.compile(re.escape(template("handoff_flow.paused_reminder")).replace(r"\{reference\}", r"HO-\w+"))
+
+
+def _channel_text(text) -> bool:
+    return text in CHANNEL_TEXTS or (isinstance(text, str) and PAUSED_REMINDER.fullmatch(text) is not None)
 
 
 @lru_cache(maxsize=None)
@@ -67,7 +75,7 @@ def audit(events: Sequence[Dict[str, Any]], sent: Sequence[str], answers: Sequen
     for number, (turn, answer) in enumerate(zip(turns, answers), start=1):
         said = [e.get("text") for e in turn if e.get("event") == "bot"]
         # The channel's own apologies are not part of the conversation Rasa stores.
-        seen = [m.get("text") for m in answer if m.get("text") not in CHANNEL_TEXTS]
+        seen = [m.get("text") for m in answer if not _channel_text(m.get("text"))]
         if said != seen:
             problems.append(f"turn {number}: stored bot messages {said!r}, driver saw {seen!r}")
         actions = [e.get("name") for e in turn if e.get("event") == "action"]

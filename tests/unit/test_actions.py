@@ -68,25 +68,61 @@ def test_form_skips_what_the_account_already_tells(seeded_now):
     assert ask(tracker()) == domain_slots
     assert ask(tracker(account="two")) == ["location", "time", "session_id"]
     assert ask(tracker(account="blocked", slots={"session_id": "SES-100003"})) == []
-    # another account's session ID does not count as known
-    assert ask(tracker(account="wait", slots={"session_id": "SES-100003"})) == ["location", "time", "session_id"]
+    # another account's session ID is not theirs: their own only session is what the handoff is about
+    assert ask(tracker(account="wait", slots={"session_id": "SES-100003"})) == []
+
+
+def asked(slot, text, intent="inform", entities=()):
+    """The tracker of a driver answering the form's question for `slot`."""
+    return tracker(text=text, intent=intent, entities=entities, slots={"requested_slot": slot})
 
 
 def test_form_validation_reasks_unparseable_answers_with_an_example(seeded_now):
     form = ValidateHandoffForm(seeded_now)
     d = CollectingDispatcher()
-    assert form.validate_card_number("12345", d, tracker(), {}) == {"card_number": None}
+    assert form.validate_card_number("12345", d, asked("card_number", "12345"), {}) == {"card_number": None}
     assert "NL-EFL-C12345678-9" in d.messages[-1]["text"]
-    assert form.validate_card_number("it's nleflc123456789", d, tracker(), {}) == {"card_number": "NL-EFL-C12345678-9"}
-    assert form.validate_card_number("me@Example.com", d, tracker(), {}) == {"card_number": "me@example.com"}
-    assert form.validate_time("banana", d, tracker(), {}) == {"time": None}
+    assert form.validate_card_number("it's nleflc123456789", d, asked("card_number", "it's nleflc123456789"),
+                                     {}) == {"card_number": "NL-EFL-C12345678-9"}
+    assert form.validate_card_number("me@Example.com", d, asked("card_number", "me@Example.com"),
+                                     {}) == {"card_number": "me@example.com"}
+    assert form.validate_time("banana", d, asked("time", "banana"), {}) == {"time": None}
     assert "yesterday around 6pm" in d.messages[-1]["text"]
-    assert form.validate_time("yesterday around 6pm", d, tracker(), {})["time"]
-    assert form.validate_location("12", d, tracker(), {}) == {"location": None}
-    assert form.validate_location("  Jaarbeurs   Utrecht ", d, tracker(), {}) == {"location": "Jaarbeurs Utrecht"}
-    assert form.validate_location("Jaarbeurs\x00 Utrecht", d, tracker(), {}) == {"location": "Jaarbeurs Utrecht"}
-    assert form.validate_session_id("ses 104233", d, tracker(), {}) == {"session_id": "SES-104233"}
-    assert form.validate_session_id("not known", d, tracker(), {}) == {"session_id": "not known"}
+    assert form.validate_time("yesterday around 6pm", d, asked("time", "yesterday around 6pm"), {})["time"]
+    assert form.validate_location("12", d, asked("location", "12"), {}) == {"location": None}
+    assert form.validate_location("  Jaarbeurs   Utrecht ", d, asked("location", "Jaarbeurs Utrecht"),
+                                  {}) == {"location": "Jaarbeurs Utrecht"}
+    assert form.validate_location("Jaarbeurs\x00 Utrecht", d, asked("location", "Jaarbeurs Utrecht"),
+                                  {}) == {"location": "Jaarbeurs Utrecht"}
+    assert form.validate_session_id("ses 104233", d, asked("session_id", "ses 104233"),
+                                    {}) == {"session_id": "SES-104233"}
+
+
+def test_form_takes_dont_know_questions_corrections_and_leaving(seeded_now):
+    form = ValidateHandoffForm(seeded_now)
+    d = CollectingDispatcher()
+    # "Haven't got it" is an answer, even when the classifier hears a goodbye in it.
+    assert form.validate_session_id("haven't got it", d, asked("session_id", "haven't got it", intent="goodbye"),
+                                    {}) == {"session_id": "not known"}
+    # A question about where to find it is answered, not refused as an invalid ID.
+    where = asked("session_id", "where would I even see that?", intent="ask_why_still_active")
+    assert form.validate_session_id("where would I even see that?", d, where, {})["session_id"] is None
+    assert "SES-104233" in d.messages[-1]["text"] and "app" in d.messages[-1]["text"]
+    # A correction of the card while the place is asked is not taken as the place.
+    correction = asked("location", "wrong card, it's NL-EFL-C90909090-9",
+                       entities=[{"entity": "card_number", "value": "NL-EFL-C90909090-9"}])
+    assert form.validate_location("wrong card, it's NL-EFL-C90909090-9", d, correction, {}) == {"location": None}
+    # The whole answer is the place, not only the part an extractor recognised.
+    assert form.validate_location("Haarlem, Spaarne hospital garage", d,
+                                  asked("location", "Haarlem, Spaarne hospital garage"),
+                                  {}) == {"location": "Haarlem, Spaarne hospital garage"}
+    # Leaving keeps what was collected and ends the questions.
+    leaving = asked("time", "let's drop it, I'll wait it out", intent="cancel")
+    assert form.validate_time("let's drop it, I'll wait it out", d, leaving, {}) == {
+        "time": None, "handoff_leaving": True}
+    # A bare day is stored as a date, never as midnight.
+    day = form.validate_time("yesterday", d, asked("time", "yesterday"), {})["time"]
+    assert len(day) == 10 and "T" not in day
 
 
 def test_submit_stores_the_record_and_pauses(seeded_now):
@@ -107,7 +143,8 @@ def test_submit_stores_the_record_and_pauses(seeded_now):
         record = db.execute(select(Handoff).where(Handoff.reference == reference)).scalar_one()
         outbox = db.execute(select(HandoffOutbox).where(HandoffOutbox.handoff_id == record.id)).scalar_one()
     assert record.card_number == "NL-EFL-C87654321-3" and record.location == "Jaarbeurs Utrecht"
-    assert record.session_time == "2026-11-23T18:00:00+01:00" and record.session_id == "not known"
+    # Stored in UTC (18:00 in Amsterdam); the agent view shows it in the agents' zone.
+    assert record.session_time == "2026-11-23T17:00:00+00:00" and record.session_id == "not known"
     assert [line["sender"] for line in record.transcript] == ["user", "bot", "user"]
     assert record.transcript[0]["timestamp"].startswith("2025-11-24")
     assert outbox.idempotency_key and outbox.state == "not_configured"

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.domain.timeparse import find_time_expression, find_time_expressions, parse_time
+from bot.domain.timeparse import find_time_expression, find_time_expressions, parse_time, parse_time_match
 
 TZ = "Europe/Amsterdam"
 AMS = ZoneInfo(TZ)
@@ -209,4 +209,180 @@ def test_100_kb_messages_are_read_quickly(garbage):
     started = time.perf_counter()
     find_time_expressions(garbage, NOW, TZ)
     parse_time(garbage, NOW, TZ)
+    assert time.perf_counter() - started < 2.0
+
+
+# --- Dutch ----------------------------------------------------------------------------------------
+# The same fixed moment: Monday 25 November 2024, 10:00 in Amsterdam.
+
+
+@pytest.mark.parametrize(
+    "text, expected, grain",
+    [
+        ("gisteravond rond negen uur", ams(2024, 11, 24, 21, 0), "hour"),
+        ("vanochtend om half acht", ams(2024, 11, 25, 7, 30), "minute"),
+        ("maandag rond 17:00", ams(2024, 11, 18, 17, 0), "hour"),
+        ("gisteren om 18.30", ams(2024, 11, 24, 18, 30), "minute"),
+        ("eergisteren", ams(2024, 11, 23, 0, 0), "day"),
+        ("vannacht", ams(2024, 11, 24, 22, 0), "part_of_day"),
+        ("een uur geleden", ams(2024, 11, 25, 9, 0), "hour"),
+        ("vanmiddag", ams(2024, 11, 25, 15, 0), "part_of_day"),
+        ("gisteren", ams(2024, 11, 24, 0, 0), "day"),
+        ("zaterdag", ams(2024, 11, 23, 0, 0), "day"),
+        ("vannacht om 2 uur", ams(2024, 11, 25, 2, 0), "hour"),
+        ("vannacht om elf uur", ams(2024, 11, 24, 23, 0), "hour"),
+        ("gisteren om 7 uur 's avonds", ams(2024, 11, 24, 19, 0), "hour"),
+        ("gisteren om 3 uur 's middags", ams(2024, 11, 24, 15, 0), "hour"),
+        ("gisteren rond zes uur", ams(2024, 11, 24, 18, 0), "hour"),
+        ("gisterenavond tegen tienen", ams(2024, 11, 24, 22, 0), "hour"),
+        ("gisterochtend om kwart over acht", ams(2024, 11, 24, 8, 15), "minute"),
+        ("gistermiddag om vijf uur", ams(2024, 11, 24, 17, 0), "hour"),
+        ("gister avond", ams(2024, 11, 24, 19, 0), "part_of_day"),
+        ("eergisteravond", ams(2024, 11, 23, 19, 0), "part_of_day"),
+        ("afgelopen nacht", ams(2024, 11, 24, 22, 0), "part_of_day"),
+        ("vanmorgen vroeg", ams(2024, 11, 25, 7, 0), "part_of_day"),
+        ("eerder vandaag", ams(2024, 11, 25, 0, 0), "day"),
+        ("zondagmiddag", ams(2024, 11, 24, 15, 0), "part_of_day"),
+        ("op zaterdagochtend", ams(2024, 11, 23, 9, 0), "part_of_day"),
+        ("op maandag om 14:00", ams(2024, 11, 18, 14, 0), "hour"),
+        ("vrijdag rond 20:00", ams(2024, 11, 22, 20, 0), "hour"),
+        ("woensdag rond 9 uur", ams(2024, 11, 20, 9, 0), "hour"),
+        ("afgelopen maandag", ams(2024, 11, 18, 0, 0), "day"),
+        ("vorige week vrijdag", ams(2024, 11, 22, 0, 0), "day"),
+        ("vorige week", ams(2024, 11, 18, 0, 0), "day"),
+        ("23 november 18:30", ams(2024, 11, 23, 18, 30), "minute"),
+        ("zaterdag 23 november om 19:00", ams(2024, 11, 23, 19, 0), "hour"),
+        ("za 23 nov", ams(2024, 11, 23, 0, 0), "day"),
+        ("op 23/11 om 19.00", ams(2024, 11, 23, 19, 0), "hour"),
+        ("rond 8 uur vanochtend", ams(2024, 11, 25, 8, 0), "hour"),
+        ("rond middernacht", ams(2024, 11, 25, 0, 0), "hour"),
+        ("rond het middaguur", ams(2024, 11, 24, 12, 0), "hour"),
+        ("gisteren rond 9u30", ams(2024, 11, 24, 9, 30), "minute"),
+        ("kwart over zes", ams(2024, 11, 25, 6, 15), "minute"),
+        ("tien voor half negen", ams(2024, 11, 25, 8, 20), "minute"),
+        ("vijf over half negen", ams(2024, 11, 25, 8, 35), "minute"),
+        ("kwart voor zeven", ams(2024, 11, 25, 6, 45), "minute"),
+        ("2 uur geleden", ams(2024, 11, 25, 8, 0), "hour"),
+        ("een half uurtje geleden", ams(2024, 11, 25, 9, 30), "minute"),
+        ("anderhalf uur geleden", ams(2024, 11, 25, 8, 30), "minute"),
+        ("drie kwartier geleden", ams(2024, 11, 25, 9, 15), "minute"),
+        ("een uur of 3 geleden", ams(2024, 11, 25, 7, 0), "hour"),
+        ("3 dagen geleden", ams(2024, 11, 22, 10, 0), "day"),
+    ],
+)
+@pytest.mark.parametrize("language", [None, "nl"])
+def test_dutch_phrasings_resolve_to_the_moment_they_mean(text, expected, grain, language):
+    found = find_time_expression(text, NOW, TZ, language=language)
+
+    assert found is not None, text
+    assert (found.text, found.value, found.grain) == (text, expected, grain)
+    assert found.value.utcoffset() == expected.utcoffset()
+
+
+def test_half_eight_in_dutch_is_half_past_seven():
+    assert find_time_expression("vanochtend om half acht", NOW, TZ).value == ams(2024, 11, 25, 7, 30)
+    assert find_time_expression("gisteravond om half 8", NOW, TZ).value == ams(2024, 11, 24, 19, 30)
+    assert parse_time("half acht", NOW, TZ) == ams(2024, 11, 25, 7, 30)
+
+
+@pytest.mark.parametrize(
+    "sentence, expression",
+    [
+        ("ik ben gisteravond rond negen uur gestopt met laden bij de Jaarbeurs", "gisteravond rond negen uur"),
+        # As annotated in data/nl/nlu.yml: "om", "sinds", "ongeveer" stay outside, "op" and "rond" inside.
+        ("ik heb om kwart over zes uitgeplugd", "kwart over zes"),
+        ("beste, sinds zaterdag staat er een sessie open", "zaterdag"),
+        ("ongeveer 2 uur geleden weggereden", "2 uur geleden"),
+        ("de sessie was bij de IKEA op zaterdag om 10:30", "op zaterdag om 10:30"),
+        ("heb rond middernacht uitgeplugd", "rond middernacht"),
+        ("ik denk rond 8 uur vanochtend", "rond 8 uur vanochtend"),
+        ("de sessie staat al op actief sinds vannacht om 2 uur", "vannacht om 2 uur"),
+    ],
+)
+def test_the_dutch_span_is_the_expression_as_annotated(sentence, expression):
+    found = find_time_expression(sentence, NOW, TZ)
+
+    assert found is not None
+    assert (found.start, found.end, found.text) == (
+        sentence.index(expression), sentence.index(expression) + len(expression), expression)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "ik probeer om een nieuwe sessie te starten",
+        "ik laad om 22 kW",
+        "ik wacht al 2 uur",
+        "over 2 uur kom ik terug",
+        "sinds 2 dagen staat hij open",
+        "ik heb 3 palen geprobeerd",
+        "vandaag werkt mijn pas niet",
+        "goedemorgen",
+        "morgen of later?",
+        "ik was er om 6 en ging weg",
+        "een half uur",
+        "één voor één",
+        "de kwh staat op 23,4",
+        "het is 15.2 kWh",
+        "bel me op 06-12345678",
+    ],
+)
+def test_dutch_words_that_only_look_like_times_are_not_times(text):
+    assert find_time_expressions(text, NOW, TZ) == []
+    assert find_time_expressions(text, NOW, TZ, language="nl") == []
+
+
+@pytest.mark.parametrize(
+    "answer, expected",
+    [
+        ("om 6", ams(2024, 11, 25, 6, 0)),
+        ("rond negen", ams(2024, 11, 25, 9, 0)),
+        ("vandaag", ams(2024, 11, 25, 0, 0)),
+        ("ik denk gisteravond rond negen uur", ams(2024, 11, 24, 21, 0)),
+        ("een uur of negen", ams(2024, 11, 25, 9, 0)),
+    ],
+)
+def test_parse_time_reads_a_whole_dutch_answer(answer, expected):
+    assert parse_time(answer, NOW, TZ, language="nl") == expected
+    assert parse_time(answer, NOW, TZ) == expected
+
+
+def test_a_bare_dutch_day_has_grain_day():
+    assert parse_time_match("gisteren", NOW, TZ).grain == "day"
+    assert parse_time_match("eergisteren", NOW, TZ, language="nl").grain == "day"
+    assert find_time_expression("sinds zaterdag", NOW, TZ).grain == "day"
+
+
+def test_english_only_reads_no_dutch():
+    assert find_time_expressions("gisteravond rond negen uur", NOW, TZ, language="en") == []
+    assert parse_time("vanochtend om half acht", NOW, TZ, language="en") is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["yesterday around 6pm", "last night at 1am", "23/11 at 7pm", "it was yesterday around 6pm at the Jaarbeurs",
+     "I started charging on monday at 14:00 in Utrecht", "at half 8", "from yesterday at 18:00 until 2 hours ago",
+     "I was there at 6 and left", "half an hour ago"],
+)
+def test_english_reads_the_same_with_or_without_dutch(text):
+    def readings(language):
+        return [(m.start, m.end, m.value, m.grain) for m in find_time_expressions(text, NOW, TZ, language=language)]
+
+    assert readings(None) == readings("en") == readings("nl")
+
+
+def test_a_dutch_and_an_english_reading_of_the_same_words_give_one_match():
+    found = find_time_expressions("om 18:00 gisteren, en yesterday at 6pm", NOW, TZ)
+
+    assert [m.text for m in found] == ["18:00 gisteren", "yesterday at 6pm"]
+
+
+@pytest.mark.parametrize(
+    "garbage",
+    ["gisteren om " * 8_000, "om half " * 12_000, "een uur of " * 9_000, "rond " * 20_000, "vannacht om 2 uur " * 5_000],
+)
+def test_100_kb_dutch_messages_are_read_quickly(garbage):
+    started = time.perf_counter()
+    find_time_expressions(garbage, NOW, TZ)
+    parse_time(garbage, NOW, TZ, language="nl")
     assert time.perf_counter() - started < 2.0

@@ -1,0 +1,108 @@
+"""The driver's language: from the app's locale, or from the text, keeping the conversation's when unsure."""
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from bot.domain.language import classify, detect_language, language_from_locale, prepare
+
+
+@pytest.mark.parametrize(
+    "locale, expected",
+    [("nl-NL", "nl"), ("nl_BE", "nl"), ("NL", "nl"), ("nl-NL.UTF-8", "nl"), ("en-GB", "en"), ("en", "en"),
+     (" en-US ", "en")],
+)
+def test_a_supported_locale_names_its_language(locale, expected):
+    assert language_from_locale(locale) == expected
+
+
+@pytest.mark.parametrize("locale", ["de-DE", "fr", "", None, 42, "xx-nl"])
+def test_an_unsupported_or_missing_locale_gives_the_default(locale):
+    assert language_from_locale(locale) is None
+    assert language_from_locale(locale, "en") == "en"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "mijn laadsessie staat nog steeds op actief maar ik ben al uren geleden gestopt met laden",
+        "de paal zegt dat mijn pas geblokkeerd is",
+        "ik wil een medewerker spreken",
+        "de kwh loopt nog op",
+        "waarom staat mijn sessie nog op actief?",
+        "mijn sessie staat nog op active",  # Dutch with an English word
+        "ge kunt hier ni laden met mijn kaart",  # Flemish
+        "hoe lang duurt het voordat hij stopt",
+        "bedankt voor de hulp",
+    ],
+)
+def test_dutch_messages_are_dutch_whatever_the_conversation_was(text):
+    assert detect_language(text, default="en") == "nl"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "my charging session still shows as active but I unplugged hours ago",
+        "the charger says my card is blocked",
+        "I want to talk to a person",
+        "the kwh is still going up",
+        "why is my session still active?",
+        "thanks for the help",
+        "how long does it take before it closes",
+    ],
+)
+def test_english_messages_are_english_whatever_the_conversation_was(text):
+    assert detect_language(text, default="nl") == "en"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "ok",
+        "",
+        "   ",
+        "?!",
+        "NL-EFL-C12345678-9",
+        "ses 104233",
+        "NL*EFL*E10001*1",
+        "23/11 18:30",
+        "driver@example.com",
+        "Rotterdam Centraal",  # a place's name tells nothing about the driver's language
+        "Keizersgracht 12",
+        "Amsterdam Zuidas",
+    ],
+)
+def test_messages_that_cannot_tell_keep_the_conversations_language(text):
+    assert detect_language(text, default="en") == "en"
+    assert detect_language(text, default="nl") == "nl"
+
+
+def test_place_names_in_a_sentence_do_not_outvote_its_words():
+    assert detect_language("it was at the Albert Heijn in Leiden, near Rotterdam Centraal", default="nl") == "en"
+    assert detect_language("ik stond bij de Jaarbeurs in Utrecht", default="en") == "nl"
+
+
+def test_not_a_string_gives_the_default():
+    assert detect_language(None, default="nl") == "nl"  # type: ignore[arg-type]
+
+
+def test_prepare_keeps_only_the_words_that_can_tell():
+    assert prepare("mijn pas NL-EFL-C12345678-9, sessie SES-104233 om 18:30!") == "mijn pas sessie om"
+    assert prepare("at Jaarbeurs Utrecht") == "at"
+    assert prepare("SESSIE NOG STEEDS ACTIEF") == "SESSIE NOG STEEDS ACTIEF"
+
+
+def test_classify_gives_the_detectors_choice_and_margin():
+    language, margin = classify("de sessie staat nog open in de app")
+
+    assert language == "nl"
+    assert 0.7 <= margin <= 1.0
+
+
+def test_a_100_kb_message_is_read_quickly():
+    detect_language("warm up the model")
+    started = time.perf_counter()
+    detect_language("de sessie loopt nog " * 5_000)
+    assert time.perf_counter() - started < 0.5
