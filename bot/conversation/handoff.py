@@ -182,9 +182,9 @@ def file_handoff(settings: Settings, request: HandoffRequest, now: datetime) -> 
         # Named by the driver, not on their account: the agent sees it as such, never as their session.
         findings["session_not_on_account"] = str(slots["foreign_session_id"])[:40]
     if slots.get("handoff_partial"):
-        findings["missing"] = [name for name in ("card_number", "location", "time", "session_id")
-                               if not getattr(fields, "session_time" if name == "time" else name)
-                               or getattr(fields, "session_time" if name == "time" else name) == handoff_fields.NOT_KNOWN]
+        given = {"card_number": fields.card_number, "location": fields.location, "time": fields.session_time,
+                 "session_id": fields.session_id}
+        findings["missing"] = [name for name, value in given.items() if value in (None, "", handoff_fields.NOT_KNOWN)]
     # Whose findings these are: the verified account that submitted (None: anonymous), never a slot.
     findings["account"] = request.identity.account_id if request.identity else None
     if request.identity is not None and slots["session_id"] not in (None, handoff_fields.NOT_KNOWN) \

@@ -12,6 +12,7 @@ from typing import Any, Dict, List, Optional, Sequence
 
 from bot.conversation import replies
 from bot.conversation.facts import TurnFacts, says
+from bot.conversation.handoff_fields import owns_session
 from bot.conversation.replies import Reply
 from bot.conversation.session_choice import choose
 from bot.conversation.triage import TriageInput, TriageResult, triage
@@ -93,8 +94,8 @@ def decide(settings: Settings, facts: TurnFacts, state: TurnState, identity: Opt
     foreign: Optional[str] = None
     if identity is not None:
         active = _sessions(settings, identity)
-        if session_id and session_id not in {a.session_id for a in active} and not _owns(settings, identity,
-                                                                                          session_id):
+        if session_id and session_id not in {a.session_id for a in active} \
+                and not owns_session(settings, identity, session_id):
             # Typed by the driver, not on their account: flagged for the agent, never taken as theirs.
             foreign, session_id = session_id, None
             decision.slots.update(foreign_session_id=foreign, session_id=None)
@@ -163,11 +164,6 @@ def decide(settings: Settings, facts: TurnFacts, state: TurnState, identity: Opt
         return _handoff(settings, decision, identity, state, result.session_id, announced=True)
     pending = {Outcome.CHECK_KWH: KWH_QUESTION, Outcome.STILL_CHARGING: CONFIRM_HANDOFF}.get(result.outcome)
     return _advice(decision, result, pending=pending, state=state)
-
-
-def _owns(settings: Settings, identity: Identity, session_id: str) -> bool:
-    with session_scope(settings) as db:
-        return charging_repo.session_case(db, identity.account_id, session_id) is not None
 
 
 def _off_topic(facts: TurnFacts, state: TurnState, kwh: Optional[str], cannot_start: bool,
