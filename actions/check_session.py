@@ -1,15 +1,13 @@
 """action_check_session: one driver turn outside the form, decided by bot.conversation.turn from all its facts."""
 from __future__ import annotations
 
-import asyncio
-import functools
 from typing import Any, Dict, List, Text
 
 from rasa_sdk import Tracker
 from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import SafeAction, identity_of, say
+from actions.common import SafeAction, identity_of, off_loop, say
 from bot.conversation.facts import read_message
 from bot.conversation.turn import TurnState, decide
 from bot.domain.clock import utcnow
@@ -38,11 +36,8 @@ class ActionCheckSession(SafeAction):
 
     async def handle(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                      domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
-        # Database reads and the provider's OCPI answer block: keep them off the event loop so
-        # one slow provider does not stall every other conversation on this action server.
-        run = functools.partial(decide, self.settings, read_message(tracker.latest_message or {}),
-                                state_of(tracker), identity_of(tracker, self.settings), utcnow())
-        decision = await asyncio.get_running_loop().run_in_executor(None, run)
+        decision = await off_loop(decide, self.settings, read_message(tracker.latest_message or {}),
+                                  state_of(tracker), identity_of(tracker, self.settings), utcnow())
         for reply in decision.replies:
             say(dispatcher, reply)
         events = [SlotSet(name, value) for name, value in decision.slots.items()]

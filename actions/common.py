@@ -1,21 +1,26 @@
-"""What every action needs from the tracker: the verified identity, the channel, safe failure."""
+"""What every action needs from the tracker: the verified identity, the driver's language, safe failure."""
 from __future__ import annotations
 
 import abc
+import asyncio
+import contextvars
+import functools
 import logging
-from typing import Any, Dict, List, Optional, Text
+from typing import Any, Callable, Dict, List, Optional, Text, TypeVar
 
 from rasa_sdk import Action, Tracker
+from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot.domain.identity import Identity, identity_from_metadata
 from bot.conversation import replies
 from bot.conversation.replies import Reply
+from bot.conversation.texts import choose_language, in_language
 from bot.settings import Settings, get_settings
 
 logger = logging.getLogger(__name__)
-
-APOLOGY = replies.action_failed()
+T = TypeVar("T")
+LANGUAGE_SLOT = "language"
 
 
 def identity_of(tracker: Tracker, settings: Settings) -> Optional[Identity]:
@@ -29,6 +34,28 @@ def identity_of(tracker: Tracker, settings: Settings) -> Optional[Identity]:
     """
     return identity_from_metadata((tracker.latest_message or {}).get("metadata"), settings.identity_secret,
                                   conversation_id=tracker.sender_id, policy=settings.token_policy)
+
+
+def language_of(tracker: Tracker) -> str:
+    """The conversation's language after the current message: its words when they tell (without the
+    places, times and IDs the NLU found), else the language so far, else the app's locale
+    (metadata.locale, checked by the channel)."""
+    message = tracker.latest_message or {}
+    locale = (message.get("metadata") or {}).get("locale")
+    current = tracker.get_slot(LANGUAGE_SLOT)
+    return choose_language(message.get("text"), locale if isinstance(locale, str) else None,
+                           current if isinstance(current, str) else None, message.get("entities") or ())
+
+
+def language_events(tracker: Tracker, language: str) -> List[Dict[Text, Any]]:
+    return [] if tracker.get_slot(LANGUAGE_SLOT) == language else [SlotSet(LANGUAGE_SLOT, language)]
+
+
+async def off_loop(function: Callable[..., T], *args: Any) -> T:
+    """Runs blocking work (database, a provider's answer) in a thread, in this turn's language, so one
+    slow provider does not stall every other conversation on this action server."""
+    call = functools.partial(contextvars.copy_context().run, function, *args)
+    return await asyncio.get_running_loop().run_in_executor(None, call)
 
 
 def say(dispatcher: CollectingDispatcher, reply: Reply) -> None:
@@ -48,9 +75,9 @@ class UsesSettings:
 
 
 class SafeAction(UsesSettings, Action, metaclass=abc.ABCMeta):
-    """An action that answers with an apology instead of failing the turn.
+    """An action that speaks the driver's language and answers with an apology instead of failing the turn.
 
-    Returns no events on failure, so every slot collected so far stays as it was.
+    Returns no events but the language on failure, so every slot collected so far stays as it was.
     """
 
     @abc.abstractmethod
@@ -64,10 +91,12 @@ class SafeAction(UsesSettings, Action, metaclass=abc.ABCMeta):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
-        try:
-            return await self.handle(dispatcher, tracker, domain)
-        except Exception:  # noqa: BLE001 - the driver gets an answer whatever broke
-            logger.exception("%s failed for conversation %s", self.name(), tracker.sender_id)
-            dispatcher.messages.clear()
-            say(dispatcher, APOLOGY)
-            return []
+        language = language_of(tracker)
+        with in_language(language):
+            try:
+                return language_events(tracker, language) + await self.handle(dispatcher, tracker, domain)
+            except Exception:  # noqa: BLE001 - the driver gets an answer whatever broke
+                logger.exception("%s failed for conversation %s", self.name(), tracker.sender_id)
+                dispatcher.messages.clear()
+                say(dispatcher, replies.action_failed())
+                return language_events(tracker, language)

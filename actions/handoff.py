@@ -1,8 +1,6 @@
 """The handoff form (asks only for what is not known yet, and listens to what else is said) and its submission."""
 from __future__ import annotations
 
-import asyncio
-import functools
 from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Tracker
@@ -11,10 +9,11 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import FormValidationAction
 from rasa_sdk.types import DomainDict
 
-from actions.common import SafeAction, UsesSettings, identity_of, say
+from actions.common import SafeAction, UsesSettings, identity_of, language_events, language_of, off_loop, say
 from bot.conversation import handoff_fields, replies
 from bot.conversation.facts import read_message
 from bot.conversation.handoff import HandoffRequest, file_handoff
+from bot.conversation.texts import current_language, in_language
 from bot.conversation.turn import CONFIRM_HANDOFF, FAQ_ADVICE
 from bot.domain.clock import utcnow
 
@@ -29,6 +28,11 @@ def _time_grain(tracker: Tracker) -> Optional[str]:
 class ValidateHandoffForm(UsesSettings, FormValidationAction):
     def name(self) -> Text:
         return "validate_handoff_form"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[Dict[Text, Any]]:
+        language = language_of(tracker)
+        with in_language(language):
+            return language_events(tracker, language) + await super().run(dispatcher, tracker, domain)
 
     async def required_slots(self, domain_slots: List[Text], dispatcher: CollectingDispatcher,
                              tracker: Tracker, domain: DomainDict) -> List[Text]:
@@ -103,9 +107,9 @@ class ActionSubmitHandoff(SafeAction):
             identity=identity_of(tracker, self.settings),
             slots={name: tracker.get_slot(name) for name in HandoffRequest.SLOTS},
             events=list(tracker.events),
+            language=current_language(),
         )
-        store = functools.partial(file_handoff, self.settings, request, utcnow())
-        reference = await asyncio.get_running_loop().run_in_executor(None, store)
+        reference = await off_loop(file_handoff, self.settings, request, utcnow())
         say(dispatcher, replies.handoff_done(reference))
         return [SlotSet("handoff_reference", reference), SlotSet("handoff_partial", None),
                 SlotSet("pending_question", None), ConversationPaused()]

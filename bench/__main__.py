@@ -1,9 +1,10 @@
-"""`python -m bench` (`make bench`): the assistant against Rasa's default config, same data, same run.
+"""`python -m bench` (`make bench`): the assistant against Rasa's default config, same run.
 
-1. trains both configs cold and times it;
+1. trains both configs cold and times it: the assistant on all of data/ (every language), Rasa's
+   default on the English part (data/'s own files), as issue 14 compares them;
 2. serves each setup (action server + Rasa server on 127.0.0.1) and replays the conversation mix
-   one at a time and N at a time through the REST channel;
-3. scores understanding: held-out test file, and 5-fold cross-validation;
+   (English and Dutch) one at a time and N at a time through the REST channel;
+3. scores understanding: each language's held-out test file, and 5-fold cross-validation;
 4. writes results/bench-<time>.{json,md,png} and results/latest.{json,md,png}.
 
 Results are written after every stage, so an interrupted run still leaves what it measured.
@@ -17,6 +18,7 @@ import secrets
 import shutil
 import subprocess
 import sys
+from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Dict, List, Optional
@@ -24,7 +26,7 @@ from typing import Dict, List, Optional
 import click
 
 from bench import report
-from bench.contenders import CONTENDERS, SETUPS, Setup, redis_reachable
+from bench.contenders import CONTENDERS, SETUPS, Setup, held_out_files, redis_reachable, training_data
 from bench.conversations import MIX
 from bench.load import phase
 from bench.stack import stack_env, start_measured_stack
@@ -104,22 +106,26 @@ def serve_and_load(setup: Setup, model: Path, run_dir: Path, secret: str, concur
             "scenarios": suite}
 
 
-def understand(config: Path, model: Path, folds: int, run_folds: int, compare_folds: int, out: Path,
-               env: Dict[str, str], log: Path) -> Dict:
+def understand(config: Path, model: Path, data: Path, test_files: Dict[str, Path], folds: int, run_folds: int,
+               compare_folds: int, out: Path, env: Dict[str, str], log: Path) -> Dict:
     command = [sys.executable, "-m", "bench.understanding", "--config", str(config), "--model", str(model),
-               "--folds", str(folds), "--run-folds", str(run_folds), "--compare-folds", str(compare_folds),
-               "--out", str(out)]
+               "--data", str(data), "--folds", str(folds), "--run-folds", str(run_folds),
+               "--compare-folds", str(compare_folds), "--out", str(out)]
+    command += [arg for lang, path in test_files.items() for arg in ("--test-file", f"{lang}={path}")]
     with open(log, "ab") as log_file:
         subprocess.run(command, cwd=PROJECT_ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT, check=True)
     return json.loads(out.read_text())
 
 
 def _cv_note(results: Dict, folds: int, fewer: int) -> str:
+    # Each config is cross-validated on its own training data, so the CV ratios are not like for like.
+    own = ("each config's own training data (the assistant's: every language; Rasa default's: English), "
+           "seeded and stratified by intent")
     if fewer >= folds:
-        return f"Cross-validation: the same seeded, intent-stratified {folds}-fold split for both configs."
-    note = (f"Cross-validation rows compare both configs on folds 1-{fewer} of the same seeded {folds}-fold split "
-            f"(each fold trains on {folds - 1}/{folds} of the data): Rasa's default trains DIET for 100 epochs per "
-            f"fold, too slow on 2 cores for all {folds} (`--default-folds {folds}` runs them all).")
+        return f"Cross-validation: {folds} folds of {own}."
+    note = (f"Cross-validation rows compare both configs on folds 1-{fewer} of {folds} folds of {own}: Rasa's "
+            f"default trains DIET for 100 epochs per fold, too slow on 2 cores for all {folds} "
+            f"(`--default-folds {folds}` runs them all).")
     cv = (results["contenders"].get("assistant") or {}).get("understanding", {}).get("cross_validation")
     if cv:
         note += (f" Over all {folds} folds the assistant scores intent F1 {cv['intents']['f1_weighted']:.3f} weighted, "
@@ -130,7 +136,8 @@ def _cv_note(results: Dict, folds: int, fewer: int) -> str:
 @click.command()
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=PROJECT_ROOT / "results",
               show_default=True, help="Folder for the results (ignored by git).")
-@click.option("--folds", type=int, default=5, show_default=True, help="Cross-validation folds (0: none).")
+@click.option("--folds", type=int, default=5, show_default=True,
+              help="Cross-validation folds (0: none; the held-out files are still scored).")
 @click.option("--default-folds", type=int, default=5, show_default=True,
               help="Cross-validate Rasa's default config on only the first N of those folds (its DIET trains "
                    "100 epochs, a few minutes per fold on 2 cores). Both configs are then compared on those "
@@ -163,7 +170,8 @@ def main(out_dir: Path, folds: int, default_folds: int, concurrency: str, rounds
         "date": datetime.now(timezone.utc).astimezone().isoformat(timespec="seconds"),
         "machine": machine(), "concurrencies": concurrencies, "contenders": {}, "setups": [],
         "settings": {"folds": folds, "default_folds": default_folds, "rounds": rounds, "per_worker": per_worker,
-                     "max_phase_seconds": max_phase_seconds, "mix": [c.name for c in MIX]},
+                     "max_phase_seconds": max_phase_seconds, "mix": [c.name for c in MIX],
+                     "mix_languages": dict(sorted(Counter(c.language for c in MIX).items()))},
         "notes": [],
     }
     if not redis_ok:
@@ -180,18 +188,20 @@ def main(out_dir: Path, folds: int, default_folds: int, concurrency: str, rounds
             shutil.copyfile(path, out_dir / f"latest{path.suffix}")
 
     try:
-        models, configs = {}, {}
+        models, configs, datas = {}, {}, {}
         for contender in contenders:
             config = contender.config
             if contender.train_from_copy:
                 config = work / contender.config.name
                 shutil.copyfile(contender.config, config)
-            _say(f"Training {contender.key} (cold cache)...")
+            data, sources = training_data(contender, work)
+            _say(f"Training {contender.key} on {', '.join(sources)} (cold cache)...")
             model, seconds = train_timed(config, work / "models" / contender.key, work / f"cache-{contender.key}",
-                                         os.environ, contender.key, logs / f"train-{contender.key}.log")
-            models[contender.key], configs[contender.key] = model, config
+                                         os.environ, contender.key, logs / f"train-{contender.key}.log", data=data)
+            models[contender.key], configs[contender.key], datas[contender.key] = model, config, data
             results["contenders"][contender.key] = {
                 "label": contender.label, "config": str(contender.config.relative_to(PROJECT_ROOT)),
+                "data": sources, "languages": list(contender.languages or held_out_files()),
                 "training_s": seconds, "model_mb": round(model.stat().st_size / 1024 / 1024, 1)}
             _say(f"  {contender.key}: trained in {seconds:.0f} s")
             save()
@@ -224,22 +234,28 @@ def main(out_dir: Path, folds: int, default_folds: int, concurrency: str, rounds
                     results["notes"].append(f"{contender['label']}: speed rows from \"{measured['label']}\".")
         save()
 
-        if not skip_understanding and folds:
+        if not skip_understanding:
             fewer = min(folds, default_folds or folds)
             for contender in contenders:
                 slow = contender.slow_to_train
                 run_folds = fewer if slow else folds
-                _say(f"Understanding {contender.key}: held-out test file, {run_folds} of {folds} CV folds...")
+                # Each language's held-out file apart, for the languages the contender was trained on.
+                test_files = {lang: path for lang, path in held_out_files().items()
+                              if lang in results["contenders"][contender.key]["languages"]}
+                _say(f"Understanding {contender.key}: held-out {', '.join(test_files)}, "
+                     f"{run_folds} of {folds} CV folds...")
                 env = dict(os.environ, RASA_CACHE_DIRECTORY=str(work / f"cache-{contender.key}"))
-                scores = understand(configs[contender.key], models[contender.key], folds, run_folds,
-                                    0 if slow or fewer == folds else fewer,
+                scores = understand(configs[contender.key], models[contender.key], datas[contender.key], test_files,
+                                    folds, run_folds, 0 if slow or fewer == folds else fewer,
                                     work / f"understanding-{contender.key}.json", env,
                                     logs / f"understanding-{contender.key}.log")
                 results["contenders"][contender.key]["understanding"] = scores
-                _say(f"  {contender.key}: held-out intent F1 {scores['held_out']['intents']['f1_weighted']:.3f}, "
-                     f"CV {scores.get('cross_validation', {}).get('intents', {}).get('f1_weighted')}")
+                _say(f"  {contender.key}: held-out intent F1 "
+                     + ", ".join(f"{lang} {s['intents']['f1_weighted']:.3f}" for lang, s in scores["held_out"].items())
+                     + f"; CV {scores.get('cross_validation', {}).get('intents', {}).get('f1_weighted')}")
                 save()
-            results["notes"].append(_cv_note(results, folds, fewer))
+            if folds >= 2:
+                results["notes"].append(_cv_note(results, folds, fewer))
             save()
     finally:
         save()

@@ -1,15 +1,20 @@
-"""What is compared: two configs trained on the same data, and the serving setups they run in."""
+"""What is compared: two configs, the data each is trained and scored on, and the serving setups they run in."""
 from __future__ import annotations
 
 import importlib.util
+import shutil
 import socket
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, Tuple
+from typing import Dict, List, Optional, Tuple
 
+from bench.understanding import test_file_language
 from bot.settings import PROJECT_ROOT
 
 BENCH_DIR = Path(__file__).resolve().parent
+# data/'s own files are the English examples and the rules and stories every language shares;
+# data/<lang>/ holds each other language's examples.
+DATA_DIR = PROJECT_ROOT / "data"
 
 
 @dataclass(frozen=True)
@@ -22,6 +27,8 @@ class Contender:
     train_from_copy: bool = False
     # DIET and TED for 100 epochs: `--default-folds` may limit its cross-validation to fewer folds.
     slow_to_train: bool = False
+    # The languages it is trained and scored on; None: all of data/ and every held-out file.
+    languages: Optional[Tuple[str, ...]] = None
 
 
 @dataclass(frozen=True)
@@ -43,8 +50,9 @@ def redis_lock_store() -> str:
 
 CONTENDERS: Tuple[Contender, ...] = (
     Contender("assistant", "This assistant (config.yml)", PROJECT_ROOT / "config.yml"),
+    # English only: issue 14 sets training both languages against the default on English alone.
     Contender("rasa_default", "Rasa default (rasa init config.yml)", BENCH_DIR / "default_config.yml",
-              train_from_copy=True, slow_to_train=True),
+              train_from_copy=True, slow_to_train=True, languages=("en",)),
 )
 
 SETUPS: Tuple[Setup, ...] = (
@@ -65,3 +73,25 @@ def redis_reachable(host: str = "127.0.0.1", port: int = 6379) -> bool:
             return conn.recv(16).startswith(b"+PONG")
     except OSError:
         return False
+
+
+def held_out_files(root: Path = PROJECT_ROOT) -> Dict[str, Path]:
+    """Held-out NLU files by language: tests/nlu_test.yml is English, tests/nlu_test_<lang>.yml each other one."""
+    return {test_file_language(path): path for path in sorted((root / "tests").glob("nlu_test*.yml"))}
+
+
+def training_data(contender: Contender, work: Path) -> Tuple[Path, List[str]]:
+    """(folder for `rasa train --data`, what it holds as paths in the project) for a contender.
+
+    All languages: data/ itself. Fewer: a copy in `work` of data/'s own files and of data/<lang>/ for each."""
+    if contender.languages is None:
+        return DATA_DIR, ["data/"]
+    folder = work / f"data-{contender.key}"
+    folder.mkdir(parents=True)
+    sources = sorted(DATA_DIR.glob("*.yml")) + [DATA_DIR / lang for lang in contender.languages if lang != "en"]
+    for source in sources:
+        if source.is_dir():
+            shutil.copytree(source, folder / source.name)
+        else:
+            shutil.copyfile(source, folder / source.name)
+    return folder, [str(source.relative_to(PROJECT_ROOT)) for source in sources]

@@ -1,5 +1,6 @@
 """The realistic mix the speed benchmark replays: every step of the article and a handoff,
-logged in (demo accounts, as the in-app chat) and anonymous (as the website widget).
+logged in (demo accounts, as the in-app chat) and anonymous (as the website widget),
+in English and in Dutch (the same conversations, as Dutch drivers write them).
 
 Each turn names what the reply must contain, so a run that got faster by answering wrongly
 shows up as failed turns instead of better numbers.
@@ -14,12 +15,10 @@ from bot.apps.chat_client import texts
 from bot.domain.identity import mint_token
 from bot.store.seed import scenario
 
-PAUSED = ""  # expect no answer at all: the conversation is paused for a person
-
 
 @dataclass(frozen=True)
 class Turn:
-    expect: str                    # a piece of text the reply must contain; PAUSED: the reply must be empty
+    expect: str                    # a piece of text the reply must contain
     say: Optional[str] = None      # what the driver types ...
     button: Optional[str] = None   # ... or: press the previous reply's button whose payload contains this
 
@@ -29,13 +28,15 @@ class Conversation:
     name: str
     account: Optional[str]         # demo scenario (bot.store.seed) of a logged-in driver; None: anonymous
     turns: Tuple[Turn, ...]
+    language: str = "en"
+    locale: Optional[str] = None   # metadata.locale, as the app and the widget's page send it
 
 
 def _t(say: str, expect: str) -> Turn:
     return Turn(expect=expect, say=say)
 
 
-MIX: Tuple[Conversation, ...] = (
+ENGLISH: Tuple[Conversation, ...] = (
     Conversation("step1 wait (app)", "wait", (
         _t("hi", "charging assistant"),
         _t("my charging session is still active but I stopped charging", "close automatically by"),
@@ -49,14 +50,14 @@ MIX: Tuple[Conversation, ...] = (
     Conversation("step3 blocked, handoff (app)", "blocked", (
         _t("session still open in the app even though I unplugged yesterday", "close automatically by"),
         _t("I can't start a new session, my card gets refused", "Your reference is HO-"),
-        _t("hello? are you still there", PAUSED),
+        _t("hello? are you still there", "under reference HO-"),  # paused: a reminder of the reference
     )),
     Conversation("step3 overdue, handoff (app)", "overdue", (
         _t("my session has been active for days", "past the automatic close"),
     )),
     Conversation("step4 other provider (app)", "other", (
         _t("charging session still shows active in the app", "Allego"),
-        _t("why does this happen?", "delay in receiving"),
+        _t("why does this happen?", "run by Allego"),  # their own session's cause, not the generic delay
     )),
     Conversation("two sessions, pick one (app)", "two", (
         _t("my session is still active", "Which one do you mean"),
@@ -77,13 +78,62 @@ MIX: Tuple[Conversation, ...] = (
     )),
 )
 
+# The same conversations in Dutch, answered in Dutch (bot/conversation/texts/nl.yml).
+DUTCH: Tuple[Conversation, ...] = tuple(Conversation(name, account, turns, "nl", "nl-NL") for name, account, turns in (
+    ("stap 1 wachten (app)", "wait", (
+        _t("hoi", "laadassistent"),
+        _t("mn laadsessie staat nog op actief maar ik ben allang gestopt met laden", "sluit vanzelf"),
+        _t("moet ik hier nu dubbel voor betalen?", "geen invloed"),
+        _t("top bedankt", "Graag gedaan"),
+    )),
+    ("stap 2 laadt nog (app)", "charging", (
+        _t("de app zegt dat mijn sessie nog actief is??", "neemt nog stroom af"),
+        _t("doei", "Doei"),
+    )),
+    ("stap 3 geblokkeerd, overdracht (app)", "blocked", (
+        _t("sessie staat nog open in de app terwijl ik gisteren de stekker eruit heb gehaald", "sluit vanzelf"),
+        _t("ik kan geen nieuwe sessie starten, mijn pas wordt geweigerd", "Je referentie is HO-"),
+        _t("hallo? ben je er nog", "onder referentie HO-"),
+    )),
+    ("stap 3 te lang open, overdracht (app)", "overdue", (
+        _t("mijn sessie staat al dagen op actief", "langer dan de automatische afsluiting"),
+    )),
+    ("stap 4 andere aanbieder (app)", "other", (
+        _t("laadsessie staat nog steeds op active in de app", "Allego"),
+        _t("waarom gebeurt dit?", "een laadpaal van Allego"),
+    )),
+    ("twee sessies, kies er een (app)", "two", (
+        _t("mijn sessie is nog actief", "Welke bedoel je"),
+        Turn(expect="sluit vanzelf", button="SES-100006"),
+    )),
+    ("algemene uitleg (widget)", None, (
+        _t("mijn laadsessie staat nog op actief", "72 uur"),
+        _t("nee de kwh blijft gelijk", "pas gewoon blijven gebruiken"),
+        _t("hoe lang duurt het voor ie bijgewerkt is", "72 uur"),
+        _t("praat ik met een bot?", "virtuele assistent"),
+    )),
+    ("overdrachtsformulier (widget)", None, (
+        _t("ik wil een medewerker spreken", "paar gegevens"),
+        _t("nl efl c87654321 3", "Waar was de laadsessie"),
+        _t("bij de Jaarbeurs in Utrecht", "Wanneer begon de sessie"),
+        _t("gisteravond rond zes uur", "sessie-ID"),
+        _t("nee heb ik niet", "Je referentie is HO-"),
+    )),
+))
+
+# Alternating, so that a phase cut short by its time cap still has both languages.
+MIX: Tuple[Conversation, ...] = tuple(c for pair in zip(ENGLISH, DUTCH) for c in pair)
+
 
 def metadata_for(conversation: Conversation, secret: str) -> Optional[Dict]:
-    """The identity metadata the in-app chat sends for a demo account; None for the widget."""
-    if conversation.account is None:
-        return None
-    s = scenario(conversation.account)
-    return {"identity": mint_token(s.account_id, [s.card], secret, timedelta(hours=2))}
+    """The metadata the in-app chat (identity of a demo account) or the widget sends; None: none."""
+    metadata: Dict = {}
+    if conversation.account is not None:
+        s = scenario(conversation.account)
+        metadata["identity"] = mint_token(s.account_id, [s.card], secret, timedelta(hours=2))
+    if conversation.locale:
+        metadata["locale"] = conversation.locale
+    return metadata or None
 
 
 def button_payload(messages: List[Dict], contains: str) -> Optional[str]:
@@ -95,6 +145,4 @@ def button_payload(messages: List[Dict], contains: str) -> Optional[str]:
 
 
 def answered_as_expected(turn: Turn, messages: List[Dict]) -> bool:
-    if turn.expect == PAUSED:
-        return messages == []
     return turn.expect in texts(messages)

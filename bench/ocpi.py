@@ -7,6 +7,8 @@ For each database: a fresh database, the receiver started as `bot ocpi-receiver 
 a registered CPO and `--sessions` charging sessions of our own cards (PUT), then:
 - sustained: as many session PATCHes as the receiver takes (closed loop, `--concurrency` connections);
 - at rate: `--rate` PATCHes a second for `--duration` s (open loop), p50/p95/p99 from when each was due;
+- for both: the CPU time a PATCH cost the receiver, the database server and the load generator (on a
+  machine shared with other work the rates follow the load; the CPU a PATCH costs much less so);
 - growth: the readings table filled to each of `--grow` rows (1M, 10M), then the cost of one update
   (one at a time) and the latency at `--rate`;
 - memory (`--memory-updates`, 1 million by default, PostgreSQL unless `--memory-backends`): resident memory
@@ -17,7 +19,6 @@ Results: results/ocpi-latest.json and results/ocpi-latest.md (and a dated copy).
 from __future__ import annotations
 
 import argparse
-import asyncio
 import itertools
 import json
 import os
@@ -35,7 +36,7 @@ from typing import Any, Dict, List, Optional
 import requests
 from sqlalchemy import func, insert, select, text
 
-from bench.ocpi_load import LoadResult, closed_loop, open_loop, patch_body
+from bench.ocpi_load import LoadResult, closed_loop, open_loop, patch_body, run as run_load
 from bench.procmem import process_tree
 from bench.stats import latency_summary
 from bot.apps.ocpi_receiver import READY_PATH, make_store, start_ocpi_receiver
@@ -88,6 +89,49 @@ class Sampler:
         self._stop.set()
         self._thread.join()
         self.samples.append((time.monotonic(), rss_mb(self.pid)))
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process (all its threads), from /proc; 0 once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class CpuMeter:
+    """CPU time a phase cost, per PATCH: the receiver's processes, the database's server processes serving
+    the bench database (PostgreSQL), and this process (the load generator). On a machine shared with other
+    work the rates move with the load; these move much less, so they say what changed in the code."""
+
+    def __init__(self, run: "Run"):
+        self.run = run
+
+    def _database_pids(self) -> List[int]:
+        if not self.run.settings.database_url.startswith("postgresql"):
+            return []
+        import psycopg2
+
+        with closing(psycopg2.connect(self.run.settings.database_url, connect_timeout=5)) as conn, conn.cursor() as cur:
+            cur.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")
+            return [pid for (pid,) in cur.fetchall()]
+
+    def _sample(self) -> Dict[str, Dict[int, float]]:
+        return {"receiver": {p: cpu_seconds(p) for p in process_tree(self.run.server.process.pid)},
+                "database": {p: cpu_seconds(p) for p in self._database_pids()}}
+
+    def __enter__(self) -> "CpuMeter":
+        self.before, self.own = self._sample(), time.process_time()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        after, own = self._sample(), time.process_time()
+        self.spent = {part: sum(s - self.before[part].get(p, 0.0) for p, s in after[part].items()) for part in after}
+        self.spent["load_generator"] = own - self.own
+
+    def per_op(self, ops: int) -> Dict[str, float]:
+        return {part: round(1000 * seconds / max(1, ops), 3) for part, seconds in self.spent.items()}
 
 
 # --- one database --------------------------------------------------------------------------------------
@@ -182,7 +226,7 @@ class Run:
                     "connector_id": "1", "currency": "EUR", "status": "ACTIVE", "last_updated": iso(self.base)}
             return "PUT", f"{MODULE}/sessions/NL/GRN/{sid}", json.dumps(body).encode()
 
-        result = asyncio.run(closed_loop(self.server.url, self.token, put, 16, total=len(self.sessions)))
+        result = run_load(closed_loop(self.server.url, self.token, put, 16, total=len(self.sessions)))
         if result.ok != len(self.sessions):
             raise RuntimeError(f"only {result.ok} of {len(self.sessions)} sessions stored: {result.first_error}")
 
@@ -258,13 +302,18 @@ def bench_backend(backend: str, url: str, args: argparse.Namespace, workdir: Pat
         log(f"{backend}: preparing {args.sessions} sessions")
         run.prepare()
         log(f"{backend}: sustained, {args.concurrency} connections, {args.duration} s")
-        out["sustained"] = summary(asyncio.run(closed_loop(run.server.url, run.token, run.patch, args.concurrency,
-                                                           duration_s=args.duration)))
-        log(f"{backend}: sustained {out['sustained']['per_second']}/s, p99 {out['sustained']['p99_ms']} ms")
+        with CpuMeter(run) as cpu:
+            result = run_load(closed_loop(run.server.url, run.token, run.patch, args.concurrency,
+                                          duration_s=args.duration))
+        out["sustained"] = dict(summary(result), cpu_ms_per_patch=cpu.per_op(result.ok))
+        log(f"{backend}: sustained {out['sustained']['per_second']}/s, p99 {out['sustained']['p99_ms']} ms, "
+            f"CPU ms a PATCH {out['sustained']['cpu_ms_per_patch']}")
         log(f"{backend}: {args.rate}/s for {args.duration} s")
-        out["at_rate"] = summary(asyncio.run(open_loop(run.server.url, run.token, run.patch, args.rate, args.duration)))
+        with CpuMeter(run) as cpu:
+            result = run_load(open_loop(run.server.url, run.token, run.patch, args.rate, args.duration))
+        out["at_rate"] = dict(summary(result), cpu_ms_per_patch=cpu.per_op(result.ok))
         log(f"{backend}: at {args.rate}/s p50 {out['at_rate']['p50_ms']} p95 {out['at_rate']['p95_ms']} "
-            f"p99 {out['at_rate']['p99_ms']} ms")
+            f"p99 {out['at_rate']['p99_ms']} ms, CPU ms a PATCH {out['at_rate']['cpu_ms_per_patch']}")
         out["growth"] = []
         for rows in args.grow:
             if time.monotonic() > deadline:
@@ -272,8 +321,8 @@ def bench_backend(backend: str, url: str, args: argparse.Namespace, workdir: Pat
                 continue
             log(f"{backend}: filling the readings table to {rows:,} rows")
             fill_s = run.grow_to(rows)
-            one = asyncio.run(closed_loop(run.server.url, run.token, run.patch, 1, duration_s=args.single_s))
-            loaded = asyncio.run(open_loop(run.server.url, run.token, run.patch, args.rate, args.single_s * 2))
+            one = run_load(closed_loop(run.server.url, run.token, run.patch, 1, duration_s=args.single_s))
+            loaded = run_load(open_loop(run.server.url, run.token, run.patch, args.rate, args.single_s * 2))
             out["growth"].append({"rows": run.readings(), "fill_seconds": round(fill_s, 1),
                                   "one_at_a_time": summary(one), "at_rate": summary(loaded)})
             log(f"{backend}: at {rows:,} rows one update p50 {out['growth'][-1]['one_at_a_time']['p50_ms']} ms, "
@@ -282,7 +331,7 @@ def bench_backend(backend: str, url: str, args: argparse.Namespace, workdir: Pat
             log(f"{backend}: memory over {args.memory_updates:,} updates")
             before = rss_mb(run.server.process.pid)
             with Sampler(run.server.process.pid) as sampler:
-                result = asyncio.run(closed_loop(
+                result = run_load(closed_loop(
                     run.server.url, run.token, run.patch, args.concurrency, total=args.memory_updates,
                     duration_s=max(10.0, deadline - time.monotonic()), keep_latencies=False,
                     on_progress=lambda n: log(f"{backend}: {n:,} updates, receiver {rss_mb(run.server.process.pid)} MB")))
@@ -322,6 +371,10 @@ def render(results: Dict[str, Any]) -> str:
     rate = results["rate"]
     for p in ("p50", "p95", "p99"):
         row(f"at {rate}/s {p} (ms)", lambda r, p=p: r["at_rate"][f"{p}_ms"])
+    for phase, name in (("sustained", "sustained"), ("at_rate", f"at {rate}/s")):
+        row(f"{name}: CPU ms a PATCH, receiver / database / load generator",
+            lambda r, phase=phase: " / ".join(str(r[phase]["cpu_ms_per_patch"].get(k, "-"))
+                                              for k in ("receiver", "database", "load_generator")))
     row("memory: updates", lambda r: f"{r['memory']['updates']:,} at {r['memory']['per_second']}/s")
     row("memory: RSS before / peak / after (MB)",
         lambda r: f"{r['memory']['rss_before_mb']} / {r['memory']['rss_peak_mb']} / {r['memory']['rss_after_mb']}")
@@ -337,7 +390,9 @@ def parse(argv: Optional[List[str]]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.ocpi", description=__doc__.split("\n\n")[0])
     parser.add_argument("--backends", default="postgresql,sqlite")
     parser.add_argument("--postgres-url", default=DEFAULT_PG, help="server to create the throw-away database on")
-    parser.add_argument("--workers", type=int, default=2)
+    # One process, as `bot ocpi-receiver` starts by default: on 2 cores shared with PostgreSQL and the load
+    # generator, a second process split the batches (more transactions a PATCH) for no more throughput.
+    parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--sessions", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--duration", type=float, default=20.0)

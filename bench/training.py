@@ -10,7 +10,7 @@ import sys
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, Mapping, Tuple
+from typing import Iterator, Mapping, Optional, Tuple
 
 from bot.apps.model_build import ensure_model
 from bot.settings import PROJECT_ROOT
@@ -37,12 +37,13 @@ def output_to(log_path: Path) -> Iterator[None]:
 
 
 def train_timed(config: Path, out: Path, cache_dir: Path, env: Mapping[str, str], name_prefix: str,
-                log_path: Path, root: Path = PROJECT_ROOT) -> Tuple[Path, float]:
-    """(model, seconds) for a cold training of `config` (a path inside `root`) on the project's data."""
+                log_path: Path, root: Path = PROJECT_ROOT, data: Optional[Path] = None) -> Tuple[Path, float]:
+    """(model, seconds) for a cold training of `config` on `data` (default: data/), both paths inside `root`."""
     if out.exists() and any(out.glob("*.tar.gz")):
         raise ValueError(f"{out} already holds a model: a timed training needs an empty folder")
     env = dict(env, RASA_CACHE_DIRECTORY=str(cache_dir))
     started = time.monotonic()
     with output_to(log_path):
-        model = ensure_model(root, config=str(config.relative_to(root)), out=out, env=env, name_prefix=name_prefix)
+        model = ensure_model(root, config=str(config.relative_to(root)), out=out, env=env, name_prefix=name_prefix,
+                             data=str((data or root / "data").relative_to(root)))
     return model, round(time.monotonic() - started, 1)

@@ -1,4 +1,5 @@
-"""Understanding: 5-fold cross-validation on the training data and scores on the held-out test file.
+"""Understanding: 5-fold cross-validation on the training data and scores on the held-out test files,
+one per language (`--test-file tests/nlu_test.yml --test-file tests/nlu_test_nl.yml`).
 
 Runs in its own process per config (`python -m bench.understanding ...`), so TensorFlow's memory
 and threads are gone before the speed measurements start.
@@ -79,11 +80,15 @@ def _token_labels(entity_results) -> Tuple[List[str], List[str]]:
     return targets, predictions
 
 
-async def _predict(model: Path, data):
+def _agent(model: Path):
     from rasa.core.agent import Agent
+
+    return Agent.load(str(model))
+
+
+async def _predict(agent, data):
     from rasa.nlu.test import get_eval_data
 
-    agent = Agent.load(str(model))
     intent_results, _, entity_results = await get_eval_data(agent.processor, data)
     return intent_results, entity_results
 
@@ -152,7 +157,7 @@ async def cross_validate(config: Path, data, folds: int, seed: int, work: Path, 
         train_file = work / f"fold{number}.yml"
         RasaYAMLWriter().dump(train_file, train)
         model = rasa.model_training.train_nlu(str(config), str(train_file), str(work), fixed_model_name=f"fold{number}")
-        intents, entities = await _predict(Path(model), test)
+        intents, entities = await _predict(_agent(Path(model)), test)
         intent_results += intents
         entity_results += entities
         fold_f1.append(intent_scores([r.intent_target for r in intents],
@@ -170,14 +175,17 @@ async def cross_validate(config: Path, data, folds: int, seed: int, work: Path, 
     return scores
 
 
-async def evaluate(config: Path, model: Path, data_dir: Path, test_file: Path, folds: int, seed: int,
+async def evaluate(config: Path, model: Path, data_dir: Path, test_files: Dict[str, Path], folds: int, seed: int,
                    run_folds: int = 0, compare_folds: int = 0) -> Dict:
+    """{"held_out": {language: scores}, "cross_validation": scores} (the latter with folds >= 2)."""
     from rasa.shared.nlu.training_data.loading import load_data
 
-    result: Dict = {}
-    started = time.monotonic()
-    result["held_out"] = _score(*await _predict(model, load_data(str(test_file))))
-    result["held_out"]["seconds"] = round(time.monotonic() - started, 1)
+    result: Dict = {"held_out": {}}
+    agent = _agent(model)  # loaded once for all the languages' files
+    for language, test_file in test_files.items():
+        started = time.monotonic()
+        result["held_out"][language] = _score(*await _predict(agent, load_data(str(test_file))))
+        result["held_out"][language].update(file=str(test_file), seconds=round(time.monotonic() - started, 1))
     if folds >= 2:
         started = time.monotonic()
         with tempfile.TemporaryDirectory(prefix="bench-cv-") as work:
@@ -187,25 +195,46 @@ async def evaluate(config: Path, model: Path, data_dir: Path, test_file: Path, f
     return result
 
 
+def test_file_language(path: Path) -> str:
+    """The project's naming: tests/nlu_test.yml is English, tests/nlu_test_<lang>.yml is <lang>."""
+    if path.stem == "nlu_test":
+        return "en"
+    return path.stem[len("nlu_test_"):] if path.stem.startswith("nlu_test_") else path.stem
+
+
+def parse_test_files(items: Sequence[str]) -> Dict[str, Path]:
+    """{"en": Path("tests/nlu_test.yml"), ...} from ("en=tests/nlu_test.yml", ...) or plain paths."""
+    files = {}
+    for item in items:
+        language, _, path = item.rpartition("=")
+        if not Path(path).is_file():
+            raise click.BadParameter(f"{item!r}: no such file", param_hint="--test-file")
+        files[language or test_file_language(Path(path))] = Path(path)
+    return files
+
+
 @click.command()
 @click.option("--config", "config", type=click.Path(exists=True, path_type=Path), required=True)
 @click.option("--model", type=click.Path(exists=True, path_type=Path), required=True,
               help="The trained model scored on the held-out file.")
 @click.option("--data", "data_dir", type=click.Path(exists=True, path_type=Path), default=Path("data"))
-@click.option("--test-file", type=click.Path(exists=True, path_type=Path), default=Path("tests/nlu_test.yml"))
+@click.option("--test-file", "test_files", multiple=True, default=("tests/nlu_test.yml",), show_default=True,
+              help="[LANG=]FILE: a held-out file, scored apart per language (by default named after the file: "
+                   "nlu_test_nl.yml is nl); repeat for each language.")
 @click.option("--folds", type=int, default=5, show_default=True, help="0 or 1: no cross-validation.")
 @click.option("--run-folds", type=int, default=0, help="Run only the first N of the folds (0: all).")
 @click.option("--compare-folds", type=int, default=0, help="Also report the scores over the first N folds.")
 @click.option("--seed", type=int, default=42, show_default=True)
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="JSON file to write.")
-def main(config: Path, model: Path, data_dir: Path, test_file: Path, folds: int, run_folds: int, compare_folds: int,
-         seed: int, out: Path) -> None:
+def main(config: Path, model: Path, data_dir: Path, test_files: Tuple[str, ...], folds: int, run_folds: int,
+         compare_folds: int, seed: int, out: Path) -> None:
     from rasa.utils.common import configure_logging_and_warnings
     from rasa.utils.log_utils import configure_structlog
 
     configure_logging_and_warnings(logging.WARNING)
     configure_structlog(logging.WARNING)
-    result = asyncio.run(evaluate(config, model, data_dir, test_file, folds, seed, run_folds, compare_folds))
+    result = asyncio.run(evaluate(config, model, data_dir, parse_test_files(test_files), folds, seed, run_folds,
+                                  compare_folds))
     out.write_text(json.dumps(result, indent=2))
 
 

@@ -8,6 +8,7 @@ from typing import Optional
 
 import click
 
+from bot.conversation.texts import languages
 from bot.settings import DEFAULT_VAR_DIR, PROJECT_ROOT
 
 def _demo_settings():
@@ -78,9 +79,9 @@ def train(config: str) -> None:
 
 
 @cli.command("model-path")
-@click.argument("language", type=click.Choice(["en", "nl"]))
+@click.argument("language", type=click.Choice(languages()))
 def model_path(language: str) -> None:
-    """The trained model that understands LANGUAGE (one model serves English and Dutch), trained if needed,
+    """The trained model that understands LANGUAGE (one model serves every language), trained if needed,
     e.g. for `rasa test nlu --nlu <held-out file> --model "$(python -m bot.cli model-path nl)"`."""
     from bot.apps.model_build import ensure_model
 
@@ -90,7 +91,8 @@ def model_path(language: str) -> None:
 @cli.command()
 @click.option("--url", default="http://127.0.0.1:5005", show_default=True)
 @click.option("--as", "account_id", default=None, help="Chat as this account (logged in); anonymous if omitted.")
-def chat(url: str, account_id: Optional[str]) -> None:
+@click.option("--locale", default=None, help="The app's locale sent with each message, e.g. nl-NL.")
+def chat(url: str, account_id: Optional[str], locale: Optional[str]) -> None:
     """Chat in the terminal through the REST channel."""
     from bot.apps.chat_client import RestChat, chat_loop
 
@@ -98,7 +100,7 @@ def chat(url: str, account_id: Optional[str]) -> None:
     if account_id:
         token_value = _mint_for(account_id)
         click.echo(f"Logged in as {account_id}.")
-    chat_loop(RestChat(url, token_value))
+    chat_loop(RestChat(url, token_value, locale=locale))
 
 
 def _mint_for(account_id: str, ttl: timedelta = timedelta(hours=8)) -> str:
@@ -303,7 +305,8 @@ def run(account_id: Optional[str], rasa_port: int, actions_port: int, web_port: 
         # The widget page, with demo logins (/?as=demo-wait): this command only ever runs the demo.
         site = BackgroundSite(make_app(settings, f"http://127.0.0.1:{rasa_port}", demo_logins=True),
                               web_port).start()
-        click.echo(f"Website widget: {site.url} (anonymous; {site.url}?as=demo-wait to be logged in)")
+        click.echo(f"Website widget: {site.url} (anonymous; {site.url}?as=demo-wait to be logged in, "
+                   f"?lang=nl in Dutch)")
         click.echo(f"Ready in {time.monotonic() - started:.0f} s. Rasa: http://127.0.0.1:{rasa_port} "
                    f"(logs in {logs}).")
         click.echo("Demo accounts (make run AS=<account>):\n" + describe())

@@ -51,6 +51,40 @@ class OcpiReceiverSettings:
     max_clock_skew_s: float = 900.0  # how far ahead of our clock a CPO's timestamp may be
 
 
+@dataclass(frozen=True)
+class StopSettings:
+    """Ending a stale session at an own station with OCPI 2.2.1 STOP_SESSION (issue 15).
+
+    Off until the own stations' CPO endpoint is configured: without it no stop is ever offered.
+    """
+
+    cpo_ocpi_url: Optional[str] = None  # BOT_OWN_CPO_OCPI_URL: the own CPO's 2.2.1 base (commands, sessions under it)
+    cpo_token: Optional[str] = None  # BOT_OWN_CPO_TOKEN: the credentials token we present to it
+    request_timeout_s: float = 5.0  # BOT_STOP_REQUEST_TIMEOUT_S: the POST of the command and its CommandResponse
+    result_timeout_s: float = 20.0  # BOT_STOP_RESULT_TIMEOUT_S: the longest wait for the CommandResult
+    confirm_timeout_s: float = 10.0  # BOT_STOP_CONFIRM_TIMEOUT_S: after ACCEPTED, the wait for data showing the end
+    fallback: str = "handoff"  # BOT_STOP_FALLBACK: when the stop is refused, `handoff` or `back_office_close`
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.cpo_ocpi_url and self.cpo_token)
+
+
+def stop_from_env(env: Mapping[str, str]) -> StopSettings:
+    d = StopSettings()
+    fallback = (env.get("BOT_STOP_FALLBACK") or d.fallback).strip().lower()
+    if fallback not in ("handoff", "back_office_close"):
+        raise ValueError(f"BOT_STOP_FALLBACK must be handoff or back_office_close, not {fallback!r}")
+    return StopSettings(
+        cpo_ocpi_url=(env.get("BOT_OWN_CPO_OCPI_URL") or "").rstrip("/") or None,
+        cpo_token=env.get("BOT_OWN_CPO_TOKEN") or None,
+        request_timeout_s=float(env.get("BOT_STOP_REQUEST_TIMEOUT_S") or d.request_timeout_s),
+        result_timeout_s=float(env.get("BOT_STOP_RESULT_TIMEOUT_S") or d.result_timeout_s),
+        confirm_timeout_s=float(env.get("BOT_STOP_CONFIRM_TIMEOUT_S") or d.confirm_timeout_s),
+        fallback=fallback,
+    )
+
+
 def ocpi_receiver_from_env(env: Mapping[str, str]) -> OcpiReceiverSettings:
     d = OcpiReceiverSettings()
     return OcpiReceiverSettings(
@@ -93,6 +127,8 @@ class Settings:
     tracker_retention_days: int = 30
     # The OCPI receiver (bot ocpi-receiver).
     ocpi_receiver: OcpiReceiverSettings = field(default_factory=OcpiReceiverSettings)
+    # Ending stale sessions at own stations (STOP_SESSION); off unless the own CPO endpoint is set.
+    stop: StopSettings = field(default_factory=StopSettings)
 
 
 def settings_from_env(env: Mapping[str, str]) -> Settings:
@@ -124,6 +160,7 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
         channel_limits=channel_limits_from_env(env),
         tracker_retention_days=int(env.get("BOT_TRACKER_RETENTION_DAYS") or defaults.tracker_retention_days),
         ocpi_receiver=ocpi_receiver_from_env(env),
+        stop=stop_from_env(env),
     )
 
 

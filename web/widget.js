@@ -4,11 +4,13 @@
 //   socketUrl   where Rasa listens (its socket.io channel), e.g. "https://chat.example.com"
 //   socketPath  Rasa's socketio_path, "/socket.io" by default
 //   identity    the visitor's signed identity token, or null for an anonymous visitor
-//   intro       the first line the widget shows
+//   texts       the widget's own strings in the page's language: intro, placeholder, interrupted
+// The widget speaks the page's language (<html lang="nl">): it sends it as customData.locale, so the
+// assistant answers in it until the visitor writes in another one.
 // Rasa's protocol: emit `session_request`, get `session_confirm`, then send
 // `user_uttered` {message, session_id, customData} and receive `bot_uttered`
 // ({text}, plus `quick_replies` when the bot offers buttons). credentials.yml sets
-// `metadata_key: customData`, so customData.identity reaches the actions as metadata.identity.
+// `metadata_key: customData`, so customData.identity and .locale reach the actions as metadata.
 import { io } from "./vendor/socket.io.esm.min.js";
 
 // deep-chat 2.4.2 switches Remarkable's link validation off (validateLink = () => true, set after
@@ -26,6 +28,8 @@ await import("./vendor/deepChat.bundle.js");
 
 const config = JSON.parse(document.getElementById("chat-config").textContent);
 const chat = document.getElementById("chat");
+const texts = config.texts;
+const locale = document.documentElement.lang || "en";
 
 // Where this tab keeps its conversation ID (a new tab is a new conversation).
 const SESSION_KEY = "stale-session-chat-id";
@@ -88,8 +92,7 @@ function connectToRasa(_body, signals) {
     }
     if (interrupted) {
       interrupted = false;
-      signals.onResponse({ text: "The connection was interrupted, so this is a new conversation. " +
-        "Please tell me again what's going on." });
+      signals.onResponse({ text: texts.interrupted });
     }
   });
 
@@ -108,12 +111,12 @@ function connectToRasa(_body, signals) {
   signals.newUserMessage.listener = (body) => {
     const typed = ((body.messages || [])[0] || {}).text || "";
     const text = payloadOfTitle.get(typed.trim()) || typed;
-    const customData = config.identity ? { identity: config.identity } : {};
+    const customData = config.identity ? { identity: config.identity, locale } : { locale };
     socket.emit("user_uttered", { message: text, session_id: sessionId, customData });
   };
 }
 
 chat.connect = { websocket: true, handler: connectToRasa };
-chat.introMessage = { text: config.intro };
-chat.textInput = { placeholder: { text: "Type your message…" } };
+chat.introMessage = { text: texts.intro };
+chat.textInput = { placeholder: { text: texts.placeholder } };
 chat.dataset.session = "connecting";

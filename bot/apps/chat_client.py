@@ -1,4 +1,4 @@
-"""A terminal chat over Rasa's REST channel, as the in-app chat talks to it (with identity metadata)."""
+"""A terminal chat over Rasa's REST channel, as the in-app chat talks to it (identity and locale in metadata)."""
 from __future__ import annotations
 
 import uuid
@@ -13,17 +13,19 @@ class RestChat:
     """One conversation with the assistant through the REST channel."""
 
     def __init__(self, base_url: str, token: Optional[str] = None, sender: Optional[str] = None,
-                 timeout_s: float = 30.0):
+                 timeout_s: float = 30.0, locale: Optional[str] = None):
         self.base_url = base_url.rstrip("/")
         self.token = token
+        self.locale = locale  # the app's locale, e.g. "nl-NL"
         self.sender = sender or f"cli-{uuid.uuid4().hex[:12]}"
         self.timeout_s = timeout_s
         self._http = requests.Session()
 
     def send(self, text: str) -> List[Dict]:
         body: Dict = {"sender": self.sender, "message": text}
-        if self.token:
-            body["metadata"] = {"identity": self.token}
+        metadata = {key: value for key, value in (("identity", self.token), ("locale", self.locale)) if value}
+        if metadata:
+            body["metadata"] = metadata
         response = self._http.post(self.base_url + REST_PATH, json=body, timeout=self.timeout_s)
         response.raise_for_status()
         return response.json()

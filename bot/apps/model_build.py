@@ -31,10 +31,11 @@ def _files(root: Path, inputs: Iterable[str]) -> Iterable[Path]:
             yield path
 
 
-def model_fingerprint(root: Path = PROJECT_ROOT, config: str = "config.yml") -> str:
+def model_fingerprint(root: Path = PROJECT_ROOT, config: str = "config.yml", data: str = "data") -> str:
+    """`data`: the training data folder (inside `root`); "data", the default, gives the same hash as ever."""
     # The installed version without importing Rasa (seconds of TensorFlow start-up).
     digest = hashlib.sha256(f"rasa={metadata.version('rasa')}\nconfig={config}\n".encode())
-    inputs = (config,) + tuple(i for i in MODEL_INPUTS if i != "config.yml")
+    inputs = tuple({"config.yml": config, "data": data}.get(i, i) for i in MODEL_INPUTS)
     for path in _files(root, inputs):
         digest.update(str(path.relative_to(root)).encode())
         digest.update(path.read_bytes())
@@ -42,11 +43,13 @@ def model_fingerprint(root: Path = PROJECT_ROOT, config: str = "config.yml") -> 
 
 
 def ensure_model(root: Path = PROJECT_ROOT, config: str = "config.yml", out: Optional[Path] = None,
-                 env: Optional[Mapping[str, str]] = None, name_prefix: str = "assistant") -> Path:
-    """The trained model for the current inputs; trains it first if it does not exist yet."""
+                 env: Optional[Mapping[str, str]] = None, name_prefix: str = "assistant", data: str = "data") -> Path:
+    """The trained model for the current inputs; trains it first if it does not exist yet.
+
+    `data`: the folder `rasa train --data` reads (the benchmark trains Rasa's default on a part of data/)."""
     out = out or root / "models"
     out.mkdir(parents=True, exist_ok=True)
-    name = f"{name_prefix}-{model_fingerprint(root, config)}"
+    name = f"{name_prefix}-{model_fingerprint(root, config, data)}"
     model = out / f"{name}.tar.gz"
     # One trainer at a time: parallel test sessions wait for the first one's model.
     with open(out / ".train.lock", "w") as lock:
@@ -56,7 +59,7 @@ def ensure_model(root: Path = PROJECT_ROOT, config: str = "config.yml", out: Opt
         started = time.monotonic()
         print(f"Training {model.name} (data or config changed)...", file=sys.stderr, flush=True)
         subprocess.run(
-            [sys.executable, "-m", "rasa", "train", "--config", config, "--domain", "domain.yml", "--data", "data",
+            [sys.executable, "-m", "rasa", "train", "--config", config, "--domain", "domain.yml", "--data", data,
              "--out", str(out), "--fixed-model-name", name],
             cwd=root, env=rasa_process_env(env if env is not None else os.environ), check=True,
             stdout=sys.stderr,  # this command's own output is the model's path alone

@@ -24,7 +24,11 @@ from urllib.parse import urlsplit
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from werkzeug.datastructures import LanguageAccept
+from werkzeug.http import parse_accept_header
 
+from bot.conversation import replies
+from bot.conversation.texts import DEFAULT_LANGUAGE, in_language, languages
 from bot.settings import PROJECT_ROOT, Settings
 
 log = logging.getLogger(__name__)
@@ -32,8 +36,6 @@ log = logging.getLogger(__name__)
 WEB_DIR = PROJECT_ROOT / "web"
 VENDOR_FILES = ("deepChat.bundle.js", "socket.io.esm.min.js")
 DEMO_TOKEN_TTL = timedelta(hours=8)
-INTRO = ("Hi! I'm the {brand} charging assistant. Is a charging session still showing as active although "
-         "you've stopped charging? Tell me what's going on.")
 
 
 class WidgetNotBuilt(RuntimeError):
@@ -60,6 +62,15 @@ def _mint_demo_token(settings: Settings, account_id: str) -> Optional[str]:
     if not cards:
         return None
     return mint_token(account_id, cards, settings.identity_secret, DEMO_TOKEN_TTL)
+
+
+def page_language(request: web.Request) -> str:
+    """The page's language: `?lang=nl` when it names a supported one, else the browser's preference."""
+    asked = request.query.get("lang")
+    if asked in languages():
+        return asked
+    accepted = parse_accept_header(request.headers.get("Accept-Language", "")[:512], LanguageAccept)
+    return accepted.best_match(languages(), default=DEFAULT_LANGUAGE)
 
 
 class _AccessLogger(AbstractAccessLogger):
@@ -90,14 +101,16 @@ def make_app(settings: Settings, rasa_url: str, demo_logins: bool = False, web_d
                 None, partial(_mint_demo_token, settings, account_id))
             if token is None:
                 account_id = None  # not a demo account: the anonymous page, nothing to tell them apart
-        widget_config = {
-            "socketUrl": rasa_url,
-            "socketPath": "/socket.io",
-            "identity": token,
-            "intro": INTRO.format(brand=settings.brand),
-        }
-        html = templates.get_template("index.html").render(
-            brand=settings.brand, account_id=account_id, widget_config=widget_config, asset_prefix="")
+        with in_language(page_language(request)) as language:
+            widget_config = {
+                "socketUrl": rasa_url,
+                "socketPath": "/socket.io",
+                "identity": token,
+                "texts": replies.widget_texts(settings.brand),
+            }
+            html = templates.get_template("index.html").render(
+                language=language, texts=replies.page_texts(settings.brand, account_id),
+                widget_config=widget_config, asset_prefix="")
         # A page with a token in it is personal: never cached, never sent on as a referrer.
         return web.Response(text=html, content_type="text/html", headers={"Cache-Control": "no-store"})
 

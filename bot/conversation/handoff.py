@@ -20,7 +20,8 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional
 
 from sqlalchemy import select
 
-from bot.conversation import handoff_fields
+from bot.conversation import handoff_fields, stop_flow
+from bot.conversation.texts import DEFAULT_LANGUAGE, languages
 from bot.conversation.triage import TriageInput, triage
 from bot.domain.handoff_record import HandoffRecord
 from bot.domain.identity import Identity
@@ -49,6 +50,7 @@ class HandoffRequest:
     identity: Optional[Identity]
     slots: Mapping[str, Any]  # the slots named in SLOTS
     events: Iterable[Mapping[str, Any]]  # the conversation's events, for the transcript
+    language: str = "en"  # the conversation's language (a catalogue code)
 
     # What the record is built from: the four fields, and what the driver said that the agent must know.
     SLOTS = ("card_number", "location", "time", "session_id", "kwh_reported", "cannot_start", "unplugged",
@@ -91,9 +93,10 @@ def transcript_from_events(events: Iterable[Mapping[str, Any]], now: Optional[da
     for event in events:
         kind = event.get("event")
         if kind == "user" and identity is not _ANYONE:
-            speaker = claimed_account(event.get("metadata"))
+            metadata = event.get("metadata") if isinstance(event.get("metadata"), Mapping) else {}
+            speaker = claimed_account(metadata)
             included = speaker is None and identity is None or speaker == current or \
-                (speaker is None and not isinstance((event.get("metadata") or {}).get("identity"), Mapping))
+                (speaker is None and not isinstance(metadata.get("identity"), Mapping))
         if kind not in ("user", "bot") or not included:
             continue
         text = event.get("text") or ""
@@ -187,6 +190,9 @@ def file_handoff(settings: Settings, request: HandoffRequest, now: datetime) -> 
         findings["missing"] = [name for name, value in given.items() if value in (None, "", handoff_fields.NOT_KNOWN)]
     # Whose findings these are: the verified account that submitted (None: anonymous), never a slot.
     findings["account"] = request.identity.account_id if request.identity else None
+    attempt = stop_flow.attempt_findings(settings, fields.session_id) if request.identity else None
+    if attempt is not None:  # the assistant already tried to close it: the agent sees how that went
+        findings["stop_attempt"] = attempt
     if request.identity is not None and slots["session_id"] not in (None, handoff_fields.NOT_KNOWN) \
             and fields.session_id is None:
         findings.setdefault("session_not_on_account", slots["session_id"])
@@ -199,6 +205,7 @@ def file_handoff(settings: Settings, request: HandoffRequest, now: datetime) -> 
         location=fields.location[:255] if fields.location else None,
         session_time=_in_utc(fields.session_time),
         session_id=fields.session_id[:36] if fields.session_id else None,
+        language=request.language if request.language in languages() else DEFAULT_LANGUAGE,
         findings=findings,
         transcript=transcript_from_events(request.events, now, request.identity),
     )

@@ -189,14 +189,14 @@ def interpret_answer(slot: str, value: Any, facts: TurnFacts, settings: Settings
         # "no session ID, but the card was wrong": the answer is in it too.
         return FormAnswer(NOT_KNOWN if facts.dont_know and slot != "card_number" else None)
     if unsure:
-        if slot == "session_id" and re.search(r"\bwhere\b", facts.text, re.IGNORECASE) and "?" in facts.text:
+        if slot == "session_id" and says("asks_where", facts.text):
             return FormAnswer(None, note="where_session_id")
         if slot == "card_number":
             return FormAnswer(None, note="card_help")
         return FormAnswer(NOT_KNOWN, note="dont_know_session_id" if slot == "session_id" else "dont_know")
     if facts.faq:
         return FormAnswer(None, note=facts.faq)
-    if facts.intent == "request_human" and says("wants_person", facts.text, facts.language):
+    if facts.intent == "request_human" and says("wants_person", facts.text):
         return FormAnswer(None, note="already_collecting")
     if facts.intent == "bot_challenge" and own_entity not in facts.entities:
         return FormAnswer(None, note="bot_challenge")

@@ -220,6 +220,29 @@ def faq_overdue(session_id: str, verdict: Verdict, settings: Settings) -> str:
                 hours_open=int(verdict.hours_open), hours=_hours(settings))
 
 
+def stop_offer(session_id: str, verdict: Verdict, final_kwh: Optional[float], settings: Settings,
+               driver_cannot_start: bool) -> Reply:
+    """Step 3 at an own station, when the assistant may end the session itself: the offer, with what is billed."""
+    why = (text("verdict.own_station_blocking") if driver_cannot_start
+           else text("verdict.own_station_overdue", hours_open=int(verdict.hours_open)))
+    return Reply(text("stop.offer", session_id=session_id, where=_where(verdict.station),
+                      evidence=_why_flat(verdict, settings), why=why, kwh=_kwh(final_kwh)))
+
+
+# What the driver is told after a stop attempt, by bot.domain.stop_command outcome (and fallback).
+_STOP_TEXTS = {"stopped": "stop.stopped", "back_office_close": "stop.back_office_closed", "rejected": "stop.rejected",
+               "not_supported": "stop.not_supported", "not_confirmed": "stop.unknown", "failed": "stop.unknown",
+               "no_result": "stop.unknown", "unreachable": "stop.unreachable", "already_tried": "stop.already_tried"}
+
+
+def stop_told(what: str, session_id: str, final_kwh: Optional[float]) -> Reply:
+    return Reply(text(_STOP_TEXTS[what], session_id=session_id, kwh=_kwh(final_kwh)))
+
+
+def stop_declined(session_id: str) -> Reply:
+    return Reply(text("stop.declined", session_id=session_id))
+
+
 def handoff_start(known: bool) -> Reply:
     return Reply(text("handoff_flow.start_known" if known else "handoff_flow.start"))
 
@@ -254,6 +277,35 @@ def anonymous_other_provider(operator: str, website: Optional[str], phone: Optio
 
 def anonymous_rising_after_unplug() -> Reply:
     return Reply(text("anonymous_more.rising_after_unplug"))
+
+
+WIDGET_TEXTS = ("intro", "placeholder", "interrupted")
+PAGE_TEXTS = ("page_title", "heading", "anonymous")
+
+
+def widget_texts(brand: str) -> dict:
+    """The chat widget's own strings (shown by web/widget.js), in the current language."""
+    return {key: text(f"widget.{key}", brand=brand) for key in WIDGET_TEXTS}
+
+
+def page_texts(brand: str, account_id: Optional[str]) -> dict:
+    """The demo page's strings around the widget, in the current language."""
+    texts = {key: text(f"widget.{key}", brand=brand) for key in PAGE_TEXTS}
+    texts["who"] = text("widget.logged_in", account_id=account_id) if account_id else texts["anonymous"]
+    return texts
+
+
+def ask(slot: str) -> Reply:
+    """The handoff form's question for a field (card_number, location, time, session_id)."""
+    return Reply(text(f"ask.{slot}"))
+
+
+SMALL_TALK_KEYS = {"greet": "greet", "goodbye": "goodbye", "thank": "welcome"}
+
+
+def small_talk(intent: str) -> Reply:
+    """A greeting, a goodbye or thanks answered in kind (anything else: is there more to help with)."""
+    return Reply(text(f"small_talk.{SMALL_TALK_KEYS.get(intent, 'anything_else')}"))
 
 
 def anything_else() -> Reply:

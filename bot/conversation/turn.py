@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Dict, List, Optional, Sequence
 
-from bot.conversation import replies
+from bot.conversation import replies, stop_flow
 from bot.conversation.facts import TurnFacts, says
 from bot.conversation.handoff_fields import owns_session
 from bot.conversation.replies import Reply
@@ -84,6 +84,9 @@ def decide(settings: Settings, facts: TurnFacts, state: TurnState, identity: Opt
         decision.replies.append(replies.handoff_declined())
         decision.slots["handoff_partial"] = False
         return decision
+    if state.pending_question == stop_flow.STOP_QUESTION and (answered_yes_no or facts.leaving) \
+            and not facts.wants_person:
+        return _stop_answer(settings, decision, facts, state, identity, cannot_start, now)
     if state.pending_question == KWH_QUESTION and answered_yes_no and facts.kwh is None:
         kwh = "rising" if facts.yes else "flat"
     decision.slots["kwh_reported"] = kwh
@@ -134,7 +137,9 @@ def decide(settings: Settings, facts: TurnFacts, state: TurnState, identity: Opt
     if facts.faq:
         return _faq(settings, decision, facts.faq, identity, session_id, kwh, cannot_start, now, state)
 
-    if answered_yes_no and state.pending_question is None and facts.intent in ("affirm", "deny"):
+    # A yes or no to no question is small talk, unless it came with a change of session ("no, the other one").
+    if answered_yes_no and state.pending_question is None and facts.intent in ("affirm", "deny") \
+            and session_id == state.session_id:
         decision.replies.append(replies.anything_else())
         return decision
 
@@ -160,10 +165,40 @@ def decide(settings: Settings, facts: TurnFacts, state: TurnState, identity: Opt
         _advice(decision, result, state=state)
         return _handoff(settings, decision, identity, state, result.session_id)
     if result.outcome is Outcome.OWN_STATION_PERSON:
+        offer = stop_flow.offer(settings, identity, result, cannot_start, now)
+        if offer is not None:  # at an own station the assistant can close it itself: ask first
+            return _advice(decision, _with(result, offer), pending=stop_flow.STOP_QUESTION, state=state,
+                           advice="stop_offer")
         _advice(decision, result, state=state)
         return _handoff(settings, decision, identity, state, result.session_id, announced=True)
     pending = {Outcome.CHECK_KWH: KWH_QUESTION, Outcome.STILL_CHARGING: CONFIRM_HANDOFF}.get(result.outcome)
     return _advice(decision, result, pending=pending, state=state)
+
+
+def _stop_answer(settings: Settings, decision: TurnDecision, facts: TurnFacts, state: TurnState,
+                 identity: Optional[Identity], cannot_start: bool, now: datetime) -> TurnDecision:
+    """The driver's answer to "Shall I close it?": a yes sends the command and says what came of it."""
+    if not facts.yes or facts.leaving:
+        decision.replies.append(replies.stop_declined(state.session_id or ""))
+        decision.slots["pending_question"] = CONFIRM_HANDOFF
+        decision.advice = "stop_declined"
+        return decision
+    done = stop_flow.carry_out(settings, identity, state.session_id, cannot_start, now)
+    if done.result is not None:  # the data changed since the offer: the article's step for them now
+        if done.result.outcome is Outcome.OWN_STATION_PERSON:
+            _advice(decision, done.result, state=state)
+            return _handoff(settings, decision, identity, state, done.result.session_id, announced=True)
+        pending = {Outcome.CHECK_KWH: KWH_QUESTION, Outcome.STILL_CHARGING: CONFIRM_HANDOFF}.get(done.result.outcome)
+        return _advice(decision, done.result, pending=pending, state=state)
+    if not done.replies:  # nothing to act on (no session, not logged in): as any other yes
+        decision.replies.append(replies.anything_else())
+        return decision
+    decision.replies += done.replies
+    decision.outcome = Outcome.OWN_STATION_PERSON
+    decision.advice = f"stop_{done.outcome}"
+    if done.handoff:
+        return _handoff(settings, decision, identity, state, state.session_id, announced=True)
+    return decision
 
 
 def _off_topic(facts: TurnFacts, state: TurnState, kwh: Optional[str], cannot_start: bool,
@@ -172,7 +207,8 @@ def _off_topic(facts: TurnFacts, state: TurnState, kwh: Optional[str], cannot_st
     if facts.intent not in ("out_of_scope", "nlu_fallback"):
         return False
     identifiers = {"session_id", "card_number", "evse_id"} & set(facts.entities)
-    acted_on = (facts.kwh or facts.cannot_start or facts.unplugged or identifiers
+    answered = state.pending_question is not None and (facts.yes or facts.no)  # "ja, en ..." answers the question
+    acted_on = (facts.kwh or facts.cannot_start or facts.unplugged or identifiers or answered
                 or (session_id is not None and session_id != state.session_id))
     return not acted_on
 
@@ -250,6 +286,12 @@ def _faq(settings: Settings, decision: TurnDecision, intent: str, identity: Opti
     if result.outcome in (Outcome.OWN_STATION_PERSON, Outcome.OTHER_PROVIDER):
         if intent == "ask_billing_impact":
             decision.replies.append(replies.faq_reply(intent, settings))
+        offer = stop_flow.offer(settings, identity, result, cannot_start, now)
+        if offer is not None:  # their own session can be closed now: the offer instead of a person
+            decision.replies.append(offer)
+            decision.slots["pending_question"] = stop_flow.STOP_QUESTION
+            decision.advice = "stop_offer"
+            return decision
         decision.replies.append(result.reply)
         if result.outcome is Outcome.OWN_STATION_PERSON:
             return _handoff(settings, decision, identity, TurnState(), sid, announced=True)
@@ -277,7 +319,7 @@ def _anonymous(settings: Settings, decision: TurnDecision, facts: TurnFacts, kwh
     if cannot_start:
         operator = facts.entities.get("operator") or state.operator
         if (operator and operator.strip().lower() == settings.brand.lower()) or (
-                not operator and says("own_station", facts.text, facts.language)):
+                not operator and says("own_station", facts.text)):
             return _advice(decision, _with(result, replies.anonymous_own_station(settings)),
                            pending=CONFIRM_HANDOFF, state=state, advice="own_station_person")
         if operator:

@@ -26,6 +26,7 @@ class HandoffRecord:
     location: Optional[str] = _f("Location", default=None)
     session_time: Optional[str] = _f("Session time", default=None)  # ISO 8601 when it could be read
     session_id: Optional[str] = _f("Session ID", default=None)
+    language: str = _f("Language", default="en")  # the conversation's (en, nl): answer in it
     findings: Mapping[str, Any] = _f("What the assistant found", default_factory=dict)  # Findings.to_json()
     transcript: List[Mapping[str, str]] = _f("Transcript", default_factory=list)  # {timestamp, sender, text}
     # Set when stored.

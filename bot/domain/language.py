@@ -1,6 +1,8 @@
 """Which supported language a driver writes in: from the app's locale, or detected from the text.
 
-`language_from_locale("nl-NL")` -> "nl"; `detect_language(text, default)` -> "en" or "nl".
+`choose_language(text, locale, current, supported)` is the conversation's language after a message;
+`language_from_locale("nl-NL", supported)` -> "nl"; `detect_language(text, default, supported)` -> "en" or "nl".
+The supported languages are whatever the caller has texts for (ISO 639-1 codes): adding one adds no code here.
 
 Detection is offline: the detector's model ships inside its PyPI wheel (see `bench/language_detection.py`
 for the measurement that chose it). A chat message is often too short or too neutral to tell
@@ -21,11 +23,12 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from typing import List, Optional, Tuple
+from types import MappingProxyType
+from typing import Collection, List, Mapping, Optional, Sequence, Tuple
 
 from bot.domain.identifiers import find_card_numbers, find_evse_ids, find_session_ids
 
-SUPPORTED = ("en", "nl")
+SUPPORTED = ("en", "nl")  # the default set, for callers that do not pass their own
 DEFAULT_LANGUAGE = "en"
 # Measured on the project's English and Dutch examples (bench/language_detection.py): below these the
 # detector is wrong too often to switch a conversation's language on its word.
@@ -36,6 +39,9 @@ MIN_LETTERS = 4
 MIN_MARGIN = 0.3
 MIN_MARGIN_SHORT = 0.7
 SHORT_WORDS = 3
+# A conversation that has a language switches only on a sentence: a short answer is often a place name,
+# and Dutch place names are Dutch words ("Heerlen", "den haag" in "the den haag one").
+MIN_SWITCH_WORDS = 3
 # Only this much of a message is read: the language shows in its first sentences.
 MAX_CHARS = 400
 
@@ -51,12 +57,30 @@ _NOT_LETTERS = re.compile(r"[^\w]+|_+")
 _SENTENCE_END = re.compile(r"[.!?;:]+(?:\s+|$)|\n+")
 
 
-def language_from_locale(locale: Optional[str], default: Optional[str] = None) -> Optional[str]:
+def language_from_locale(locale: Optional[str], default: Optional[str] = None,
+                         supported: Sequence[str] = SUPPORTED) -> Optional[str]:
     """The supported language of a locale tag ("nl-NL", "nl_BE", "en-GB", "NL") or `default`."""
     if not isinstance(locale, str):
         return default
-    primary = re.split(r"[-_.@]", locale.strip(), maxsplit=1)[0].lower()
-    return primary if primary in SUPPORTED else default
+    primary = re.split(r"[-_.@]", locale.strip()[:35], maxsplit=1)[0].lower()
+    return primary if primary in supported else default
+
+
+def choose_language(text: Optional[str], locale: Optional[str], current: Optional[str],
+                    supported: Sequence[str] = SUPPORTED,
+                    markers: Mapping[str, Collection[str]] = MappingProxyType({})) -> str:
+    """The conversation's language after this message.
+
+    The driver's own words decide when they tell (a driver who switches is followed, on a sentence of
+    at least MIN_SWITCH_WORDS words); a message that does not tell ("ok", a card number, a place) keeps
+    the conversation's language; a conversation's first such message takes the app's locale when it
+    sent one; else DEFAULT_LANGUAGE. Callers remove what they know belongs to no language (the places,
+    operators and times the NLU found) from `text` first."""
+    kept = current if current in supported else language_from_locale(locale, None, supported)
+    if kept and len(prepare(text or "").split()) < MIN_SWITCH_WORDS:
+        return kept  # a word or two ("ja hoor", "de tweede", "Heerlen") never switches a conversation
+    fallback = kept or (DEFAULT_LANGUAGE if DEFAULT_LANGUAGE in supported else supported[0])
+    return detect_language(text or "", fallback, supported, markers)
 
 
 def prepare(text: str) -> str:
@@ -86,15 +110,28 @@ def _common_words(sentence: str) -> List[str]:
     return keep
 
 
-def detect_language(text: str, default: str = DEFAULT_LANGUAGE) -> str:
-    """"en" or "nl": the language `text` is written in, or `default` when it is too short or ambiguous."""
-    if not isinstance(text, str):
+def detect_language(text: str, default: str = DEFAULT_LANGUAGE, supported: Sequence[str] = SUPPORTED,
+                    markers: Mapping[str, Collection[str]] = MappingProxyType({})) -> str:
+    """One of `supported`: the language `text` is written in, or `default` when it is too short or ambiguous.
+
+    `markers`: per language, chat words that belong to it alone ("aub", "hoi", "bedankt"). The detector
+    needs more letters than a chat message often has ("een mens aub"); when it cannot decide and the
+    words of exactly one language are there, that language is taken."""
+    if not isinstance(text, str) or len(supported) < 2:
         return default
     words = prepare(text)
     if sum(c.isalpha() for c in words) < MIN_LETTERS:
-        return default
-    language, margin = _classify(words)
-    return language if decided(words, margin) else default
+        return _marked(words, markers, supported) or default
+    language, margin = _classify(words, tuple(supported))
+    if decided(words, margin):
+        return language
+    return _marked(words, markers, supported) or default
+
+
+def _marked(words: str, markers: Mapping[str, Collection[str]], supported: Sequence[str]) -> Optional[str]:
+    found = {language for word in words.lower().split() for language in supported
+             if word in markers.get(language, ())}
+    return found.pop() if len(found) == 1 else None
 
 
 def decided(words: str, margin: float) -> bool:
@@ -104,25 +141,26 @@ def decided(words: str, margin: float) -> bool:
     return margin >= (MIN_MARGIN_SHORT if len(words.split()) <= SHORT_WORDS else MIN_MARGIN)
 
 
-def classify(text: str) -> Tuple[str, float]:
+def classify(text: str, supported: Sequence[str] = SUPPORTED) -> Tuple[str, float]:
     """The detector's own choice between the supported languages and its margin (0..1), after `prepare`."""
-    return _classify(prepare(text))
+    return _classify(prepare(text), tuple(supported))
 
 
 @lru_cache(maxsize=1024)
-def _classify(words: str) -> Tuple[str, float]:
-    detector, codes = _detector()
+def _classify(words: str, supported: Tuple[str, ...]) -> Tuple[str, float]:
+    detector, codes = _detector(tuple(sorted(supported)))
     values = detector.compute_language_confidence_values(words)
     if not values or values[0].value <= 0.0:
-        return DEFAULT_LANGUAGE, 0.0
+        return supported[0], 0.0
     second = values[1].value if len(values) > 1 else 0.0
     return codes[values[0].language], values[0].value - second
 
 
-@lru_cache(maxsize=1)
-def _detector():
-    from lingua import Language, LanguageDetectorBuilder
+@lru_cache(maxsize=4)
+def _detector(supported: Tuple[str, ...]):
+    """A detector restricted to these ISO 639-1 codes (a language lingua does not know raises here)."""
+    from lingua import IsoCode639_1, Language, LanguageDetectorBuilder
 
-    codes = {Language.ENGLISH: "en", Language.DUTCH: "nl"}
+    codes = {Language.from_iso_code_639_1(IsoCode639_1.from_str(code)): code for code in supported}
     detector = LanguageDetectorBuilder.from_languages(*codes).with_preloaded_language_models().build()
     return detector, codes

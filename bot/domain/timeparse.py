@@ -58,9 +58,22 @@ _H12 = r"(?:1[0-2]|0?[1-9])"
 _AMPM = r"(?:[ap]\.?m\b\.?)"
 _ISH = r"(?:\s?-?ish\b)?"
 
+# A number followed by one of these is a quantity, not a time or a date ("at 22 kW", "15.2 kWh").
+_UNIT = r"""(?:%|percent|[a-z]*kwh|kw\b|eur|euros?\b|x\b|times|min|minutes?|hours?|hrs?|h\b|days?
+        |weeks?|months?|years?|stations?|chargers?|sessions?|cards?|km|miles?|cents?)"""
+# Clock times in words: "half past nine", "quarter to seven", "ten past 8", "nine o'clock", "six thirty".
+_EN_HWORD = r"(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)"
+_EN_MINWORD = r"(?:half|quarter|five|ten|twenty(?:[\s-]five)?|[0-5]?[0-9](?:\s?minutes?)?)"
+_WORD_CLOCK = rf"""(?:
+    (?:a{_S})?{_EN_MINWORD}{_S}(?:past|after|to|before){_S}(?:{_EN_HWORD}|{_H12})(?![0-9a-z])(?!\s?{_UNIT})
+  | {_EN_HWORD}\s?o'?\s?clock\b
+  | {_EN_HWORD}[\s-](?:thirty|fifteen|forty[\s-]five|o[\s-]five)(?![a-z])
+  )(?:{_S}(?:in{_S}the{_S}(?:morning|afternoon|evening)|at{_S}night)\b)?"""
+
 # Times of day that read as times on their own.
 _TOD = rf"""(?:
-    {_H24}:[0-5][0-9](?::[0-5][0-9])?(?:\s?{_AMPM})?     # 18:00, 6:30pm
+    {_WORD_CLOCK}
+  | {_H24}:[0-5][0-9](?::[0-5][0-9])?(?:\s?{_AMPM})?     # 18:00, 6:30pm
   | {_H12}(?:[.:][0-5][0-9])?\s?{_AMPM}                  # 6pm, 6.30 p.m.
   | {_H24}h(?:[0-5][0-9])?\b                             # 18h, 18h30
   | {_H12}\s?o'?\s?clock\b                               # 6 o'clock
@@ -69,9 +82,6 @@ _TOD = rf"""(?:
   ){_ISH}(?![0-9])"""
 # A bare hour ("around 11") is a time only next to a day or after "at"/"around";
 # never when a unit follows ("at 22 kW", "around 6 stations").
-# A number followed by one of these is a quantity, not a time or a date ("at 22 kW", "15.2 kWh").
-_UNIT = r"""(?:%|percent|[a-z]*kwh|kw\b|eur|euros?\b|x\b|times|min|minutes?|hours?|hrs?|h\b|days?
-        |weeks?|months?|years?|stations?|chargers?|sessions?|cards?|km|miles?|cents?)"""
 _BARE = rf"""{_H24}(?:[.:][0-5][0-9])?{_ISH}(?![0-9])(?!\s?{_UNIT})"""
 _PREFIX = rf"(?:(?:{_AT}{_S})?{_APPROX}\s{{0,3}}|{_AT}\s{{0,3}})"
 _TOD_AFTER_DAY = rf"""(?:
@@ -382,9 +392,34 @@ def _safe_date(year: int, month: int, day: int) -> Optional[date]:
         return None
 
 
+_EN_NUMBERS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
+               "ten": 10, "eleven": 11, "twelve": 12, "half": 30, "quarter": 15, "twenty": 20, "twenty five": 25,
+               "thirty": 30, "fifteen": 15, "forty five": 45, "o five": 5}
+
+
+def _in_digits(body: str) -> str:
+    """A clock time in words as digits, the rest kept: "half past nine in the morning" -> "9:30 in the morning"."""
+    words = re.sub(r"[\s-]+", " ", body)
+    relative = re.match(r"(?:a )?(half|quarter|five|ten|twenty(?: five)?|\d{1,2})(?: minutes?)? "
+                        r"(past|after|to|before) (\w+)(.*)$", words)
+    if relative:
+        minutes = _EN_NUMBERS.get(relative[1]) or int(relative[1])
+        hour = _EN_NUMBERS.get(relative[3]) or (int(relative[3]) if relative[3].isdigit() else None)
+        if hour is None or not 1 <= hour <= 12 or minutes >= 60:
+            return body
+        if relative[2] in ("to", "before"):
+            hour, minutes = (hour - 2) % 12 + 1, 60 - minutes
+        return f"{hour}:{minutes:02d}{relative[4]}"
+    named = re.match(r"(\w+) (o ?'? ?clock|thirty|fifteen|forty five|o five)(.*)$", words)
+    if named and named[1] in _EN_NUMBERS and _EN_NUMBERS[named[1]] <= 12:
+        minutes = 0 if named[2].startswith("o") and "clock" in named[2] else _EN_NUMBERS[named[2]]
+        return f"{_EN_NUMBERS[named[1]]}:{minutes:02d}{named[3]}"
+    return body
+
+
 def _parse_clock(text: str) -> Optional[_ClockTime]:
     body = re.sub(rf"^(?:{_AT}\s*)?(?:{_APPROX}\s*)?", "", text.strip(), flags=re.I | re.X)
-    body = re.sub(r"\s?-?ish$", "", body, flags=re.I).strip().lower()
+    body = _in_digits(re.sub(r"\s?-?ish$", "", body, flags=re.I).strip().lower())
     part = re.search(r"\s+(?:in\s+the\s+(morning|afternoon|evening)|at\s+(night))$", body)
     if part:  # "5 in the afternoon" is 5pm, "11 at night" 11pm, "2 at night" 2am
         body = body[: part.start()]

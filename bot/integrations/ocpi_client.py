@@ -399,6 +399,29 @@ class OcpiClient:
             raise OcpiProtocolError(f"asked for location {location_id!r}, got {location.id!r}")
         return location
 
+    # --- Commands module (CPO, Receiver interface) ---
+
+    def post_command(self, command: str, body: Mapping[str, Any]) -> Any:
+        """POST `{base}/commands/{command}`: the envelope's data (a CommandResponse).
+
+        A command is not idempotent, so it is retried only when it never left (connect errors; the
+        `Retry` above retries statuses for GET alone); a read timeout is the caller's "no answer".
+        """
+        url = f"{self.base_url}/commands/{quote(command, safe='')}"
+        timeout = self._timeout()
+        headers = {"X-Request-ID": str(uuid.uuid4()), "X-Correlation-ID": _correlation_id(),
+                   "Content-Type": "application/json"}
+        try:
+            response = self._session.post(url, json=dict(body), headers=headers, timeout=timeout)
+        except requests.Timeout as exc:
+            raise OcpiTimeout(f"timed out ({_safe_url(url)})") from exc
+        except (requests.ConnectionError, requests.exceptions.RetryError) as exc:
+            raise OcpiUnavailable(f"cannot reach {_safe_url(url)}: {type(exc).__name__}") from exc
+        except requests.RequestException as exc:
+            raise OcpiError(f"request to {_safe_url(url)} failed: {type(exc).__name__}") from exc
+        log.debug("OCPI POST %s -> %s", _safe_url(response.url), response.status_code)
+        return _unwrap(response)
+
     # --- transport ---
 
     def _iter_pages(

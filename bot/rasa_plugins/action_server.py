@@ -31,6 +31,7 @@ from rasa_sdk.endpoint import create_argument_parser
 from sanic import Sanic, response
 from sanic.request import Request
 
+from bot.conversation.texts import choose_language
 from bot.settings import action_token_from_env, dev_action_token
 
 logger = logging.getLogger(__name__)
@@ -54,6 +55,11 @@ def create_app(token: str, actions_package: str = "actions") -> Sanic:
     if not token or len(token) < MIN_TOKEN_LENGTH:
         raise ValueError(f"the action server's token must have at least {MIN_TOKEN_LENGTH} characters")
     app = create_sdk_app(actions_package, cors_origins=None)
+
+    @app.listener("before_server_start")
+    async def load_language_detector(*_) -> None:
+        # Its models take a second or two to load: before the first driver, not during their turn.
+        choose_language("warm up the language detector", None, None)
     app.config.REQUEST_MAX_SIZE = MAX_REQUEST_BYTES
     expected = token.encode()
 

@@ -62,6 +62,7 @@ from socketio import AsyncServer
 
 from bot.conversation import replies
 from bot.conversation.replies import Reply
+from bot.conversation.texts import choose_language, in_language
 from bot.domain.identity import claimed_account, turn_claim, verify_token
 from bot.rasa_plugins.stores import speaking
 from bot.settings import ChannelLimits, Settings, get_settings
@@ -73,11 +74,9 @@ logger = logging.getLogger(__name__)
 MAX_MESSAGE_CHARS = 1000
 MAX_MESSAGE_WORDS = 120
 MAX_IDENTITY_BYTES = 4096
-TURN_FAILED = replies.turn_failed()
-NOT_UNDERSTOOD = replies.not_understood()
-EMPTY_MESSAGE = replies.empty_message()
-TOO_LONG = replies.too_long(MAX_MESSAGE_CHARS)
-RATE_LIMITED = replies.rate_limited()
+# A locale tag as apps send it ("nl-NL", "nl_BE", "en"); kept only in this shape.
+_LOCALE = re.compile(r"[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8}){0,3}")
+MAX_LOCALE_CHARS = 35
 # The SQL tracker store keeps sender IDs in a VARCHAR(255).
 MAX_SENDER_LENGTH = 255
 # socket.io conversation IDs: a socket ID or one we issued (hex, a dot, hex).
@@ -135,24 +134,34 @@ def admission_reply(text: Optional[str]) -> Optional[Reply]:
     """The answer for a message that is not run through the model at all, or None to run it."""
     if not text or not text.strip():
         # Also: Rasa's LogisticRegressionClassifier raises on an empty message.
-        return EMPTY_MESSAGE
+        return replies.empty_message()
     if len(text) > MAX_MESSAGE_CHARS or len(text.split()) > MAX_MESSAGE_WORDS:
-        return TOO_LONG
+        return replies.too_long(MAX_MESSAGE_CHARS)
     if not any(character.isalnum() for character in text):
         # Punctuation or emoji alone: no words for the model to go on, and it would guess ("..." as "yes").
-        return NOT_UNDERSTOOD
+        return replies.not_understood()
     if text.lstrip().startswith("/") and not _BUTTON_PAYLOAD.fullmatch(text.strip()):
         # Rasa reads `/intent{json}` as an intent with entities, from any channel: only the bot's own
         # buttons may use that (a forged `/inform{"time": ...}` would set any slot to anything).
-        return NOT_UNDERSTOOD
+        return replies.not_understood()
     return None
+
+
+def message_language(text: Optional[str], metadata: Optional[Dict[Text, Any]], tracker: Any = None) -> str:
+    """The language of the channel's own answers: the conversation's (bot.conversation.texts.choose_language)."""
+    locale = (metadata or {}).get("locale")
+    current = tracker.get_slot("language") if tracker is not None else None
+    return choose_language(text[:MAX_MESSAGE_CHARS] if isinstance(text, str) else None,
+                           locale if isinstance(locale, str) else None,
+                           current if isinstance(current, str) else None)
 
 
 # --- metadata: only the identity, verified, as a claim ------------------------------------------
 
 def sanitized_metadata(raw: Any, sender_id: Text, settings: Settings) -> Dict[Text, Any]:
     """What of a client's metadata Rasa gets to store: `{"identity": <turn claim>}` when it carries a
-    valid identity token, else nothing. The token itself is never passed on."""
+    valid identity token (the token itself is never passed on), and `{"locale": ...}` when it names one
+    in the shape of a locale tag; nothing else."""
     if isinstance(raw, str) and len(raw) <= 2 * MAX_IDENTITY_BYTES:
         try:
             raw = json.loads(raw)
@@ -160,13 +169,17 @@ def sanitized_metadata(raw: Any, sender_id: Text, settings: Settings) -> Dict[Te
             return {}
     if not isinstance(raw, dict):
         return {}
+    kept: Dict[Text, Any] = {}
+    locale = raw.get("locale")
+    if isinstance(locale, str) and len(locale) <= MAX_LOCALE_CHARS and _LOCALE.fullmatch(locale):
+        kept["locale"] = locale
     token = raw.get("identity")
     if not isinstance(token, str) or not token or len(token) > MAX_IDENTITY_BYTES:
-        return {}
+        return kept
     identity = verify_token(token, settings.identity_secret, settings.token_policy)
-    if identity is None:
-        return {}
-    return {"identity": turn_claim(identity, sender_id, settings.identity_secret)}
+    if identity is not None:
+        kept["identity"] = turn_claim(identity, sender_id, settings.identity_secret)
+    return kept
 
 
 # --- rate limits ----------------------------------------------------------------------------------
@@ -264,19 +277,22 @@ class AnswersEveryTurn:
             if message.text:
                 # NUL means nothing in a chat message, and PostgreSQL cannot store it in a text column.
                 message.text = message.text.replace("\x00", "")
-            refusal = admission_reply(message.text)
-            if refusal is not None:
-                await _say(output, message.sender_id, refusal)
+            if admission_reply(message.text) is not None:
+                # Refused unread; told why in the driver's language (detected only then: it costs a model load).
+                with in_language(message_language(message.text, message.metadata)):
+                    await _say(output, message.sender_id, admission_reply(message.text))
                 return
             errors: List[logging.LogRecord] = []
             context = _turn_errors.set(errors)
             sent = _count_sent(output)
             paused_reference: Optional[Text] = None
+            tracker: Any = None
             try:
                 with speaking(claimed_account(message.metadata)):
                     await on_new_message(message)
                 silent = sent() == 0 and not errors
-                paused_reference = await _paused_reference(message.sender_id) if silent else None
+                tracker = await _tracker(message.sender_id) if silent else None
+                paused_reference = _paused_reference(tracker)
                 silent_and_open = silent and paused_reference is None
             except Exception as error:  # noqa: BLE001 - the driver gets an answer whatever broke
                 logger.exception("turn failed for conversation %s", message.sender_id)
@@ -284,28 +300,40 @@ class AnswersEveryTurn:
                 silent_and_open = False
             finally:
                 _turn_errors.reset(context)
-            if errors:
-                logger.warning("conversation %s: %d error(s) during the turn; apologising",
-                               message.sender_id, len(errors))
-                unrecorded = any(r.name.startswith("rasa.core.tracker_store") for r in errors)
-                if unrecorded and isinstance(output, CollectingOutputChannel) and isinstance(output.messages, list):
-                    # The next turn will not remember this one: don't show an answer built on it.
-                    output.messages.clear()
-                await _say(output, message.sender_id, TURN_FAILED)
-            elif silent_and_open:
-                await _say(output, message.sender_id, NOT_UNDERSTOOD)
-            elif paused_reference:
-                # Handed off: the assistant stays out of the way, but "what happens now?" gets the reference.
-                await _say(output, message.sender_id, replies.paused_reminder(paused_reference))
+            if not (errors or silent_and_open or paused_reference):
+                return
+            tracker = tracker or await _tracker(message.sender_id)
+            with in_language(message_language(message.text, message.metadata, tracker)):
+                if errors:
+                    logger.warning("conversation %s: %d error(s) during the turn; apologising",
+                                   message.sender_id, len(errors))
+                    unrecorded = any(r.name.startswith("rasa.core.tracker_store") for r in errors)
+                    if unrecorded and isinstance(output, CollectingOutputChannel) and isinstance(output.messages, list):
+                        # The next turn will not remember this one: don't show an answer built on it.
+                        output.messages.clear()
+                    await _say(output, message.sender_id, replies.turn_failed())
+                elif silent_and_open:
+                    await _say(output, message.sender_id, replies.not_understood())
+                else:
+                    # Handed off: the assistant stays out of the way, but "what happens now?" gets the reference.
+                    await _say(output, message.sender_id, replies.paused_reminder(paused_reference))
 
         return handle
 
 
-async def _paused_reference(sender_id: Text) -> Optional[Text]:
-    """The handoff reference of a paused conversation ("" when paused without one), else None.
+async def _tracker(sender_id: Text) -> Any:
+    """The conversation's tracker, or None when it cannot be read (then the answer is still given).
+    The agent lives on the one Sanic app of a Rasa server."""
+    try:
+        return await Sanic.get_app().ctx.agent.tracker_store.retrieve(sender_id)
+    except Exception:  # noqa: BLE001 - a store that is down must not silence the apology
+        logger.warning("conversation %s: tracker not readable for the apology's language", sender_id)
+        return None
 
-    Only asked when a turn said nothing. The agent lives on the one Sanic app of a Rasa server."""
-    tracker = await Sanic.get_app().ctx.agent.tracker_store.retrieve(sender_id)
+
+def _paused_reference(tracker: Any) -> Optional[Text]:
+    """The handoff reference of a paused conversation ("" when paused without one), else None.
+    Only asked when a turn said nothing."""
     if tracker is None or not tracker.is_paused():
         return None
     reference = tracker.get_slot("handoff_reference")
@@ -367,8 +395,11 @@ class RestInput(AnswersEveryTurn, _Limited, rest.RestInput):
 
         @blueprint.exception(RateLimited)
         async def too_many(request: Request, error: RateLimited):
-            sender = (request.json or {}).get("sender") if isinstance(request.json, dict) else None
-            return response.json([{"recipient_id": sender, "text": RATE_LIMITED.text}], status=429,
+            body = request.json if isinstance(request.json, dict) else {}
+            sender, metadata = body.get("sender"), body.get("metadata")
+            with in_language(message_language(body.get("message"), metadata if isinstance(metadata, dict) else None)):
+                text = replies.rate_limited().text
+            return response.json([{"recipient_id": sender, "text": text}], status=429,
                                  headers={"Retry-After": str(error.retry_after_s)})
 
         return _configured(blueprint, self.limits)
@@ -463,7 +494,9 @@ class SocketIOInput(AnswersEveryTurn, _Limited, socketio.SocketIOInput):
                 try:
                     self.admission.check(client(sid), sender_id)
                 except RateLimited:
-                    await _say(output, sender_id, RATE_LIMITED)
+                    with in_language(message_language(data.get("message"), data.get(self.metadata_key)
+                                                      if isinstance(data.get(self.metadata_key), dict) else None)):
+                        await _say(output, sender_id, replies.rate_limited())
                     return
                 text = data.get("message", "")
                 message = UserMessage(text if isinstance(text, str) else "", output, sender_id,

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.store.models import Base
 import bot.store.ocpi_models  # noqa: F401,E402 - the OCPI receiver's tables share Base: create_schema makes them
+import bot.store.command_models  # noqa: F401,E402 - the commands' audit shares Base too
 from bot.settings import Settings, private_file
 
 _factories: Dict[str, sessionmaker] = {}

@@ -157,6 +157,7 @@ class Handoff(Base):
     location = Column(String(255))
     session_time = Column(String(100))  # ISO 8601 when parsed
     session_id = Column(String(36))
+    language = Column(String(8), nullable=False, default="en")  # the driver's: the agent answers in it
     reason = Column(String(50), nullable=False)
     findings = Column(JSON, nullable=False, default=dict)
     transcript = Column(JSON, nullable=False, default=list)

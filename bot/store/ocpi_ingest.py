@@ -24,9 +24,10 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 import secrets
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any, Dict, FrozenSet, Iterable, List, Optional, Sequence, Tuple, Union
 
 from sqlalchemy import bindparam, delete, event, func, insert, or_, select, tuple_, update
@@ -245,12 +246,15 @@ def store_command_result(conn: Connection, registration_id: int, command: str, u
 
 def _operator(conn: Connection, country_code: str, party_id: str, name: Optional[str] = None,
               website: Optional[str] = None) -> int:
-    row = conn.execute(select(Operator.id, Operator.name).where(Operator.country_code == country_code,
-                                                               Operator.party_id == party_id)).first()
+    query = select(Operator.id, Operator.name).where(Operator.country_code == country_code,
+                                                     Operator.party_id == party_id)
+    row = conn.execute(query).first()
     if row is None:
-        return conn.execute(insert(Operator.__table__).values(
+        # Insert-if-absent: another writer (thread or process) may be adding the same placeholder right now.
+        conn.execute(_insert_ignore(conn, Operator.__table__).values(
             country_code=country_code, party_id=party_id, name=(name or f"{country_code}*{party_id}")[:200],
-            website=website)).inserted_primary_key[0]
+            website=website))
+        return conn.execute(query).first().id
     if name and row.name == f"{country_code}*{party_id}":  # a placeholder: the peer told us its name now
         conn.execute(update(Operator.__table__).where(Operator.id == row.id).values(name=name[:200], website=website))
     return row.id
@@ -272,10 +276,13 @@ def _station(conn: Connection, country_code: str, party_id: str, location_id: st
         values = dict(name=str(location.get("name") or location_id)[:255], address=str(location.get("address", ""))[:255],
                       city=str(location.get("city", ""))[:100])
     if loc is None:
-        conn.execute(insert(Location.__table__).values(
+        added = conn.execute(_insert_ignore(conn, Location.__table__).values(
             id=location_id, operator_id=operator_id, country_code=country_code,
-            **(values or dict(name=location_id, address="", city=""))))
-    elif loc.operator_id != operator_id:
+            **(values or dict(name=location_id, address="", city="")))).rowcount
+        loc = conn.execute(select(Location.id, Location.operator_id).where(Location.id == location_id)).first()
+        if added:
+            values = {}
+    if loc.operator_id != operator_id:
         return f"location {location_id} belongs to another operator"
     elif values:
         conn.execute(update(Location.__table__).where(Location.id == location_id).values(**values))
@@ -291,8 +298,13 @@ def _station(conn: Connection, country_code: str, party_id: str, location_id: st
         if evse_id and conn.execute(select(Evse.uid).where(Evse.evse_id == evse_id, Evse.uid != uid)).first():
             evse_id = None  # the EVSE ID is another EVSE's: keep the placeholder
         if row is None:
-            conn.execute(insert(Evse.__table__).values(uid=uid, location_id=location_id,
-                                                       evse_id=evse_id or f"{country_code}*{party_id}*{uid}"[:48]))
+            conn.execute(_insert_ignore(conn, Evse.__table__).values(
+                uid=uid, location_id=location_id, evse_id=evse_id or f"{country_code}*{party_id}*{uid}"[:48]))
+            row = conn.execute(select(Evse.uid, Evse.location_id, Evse.evse_id).where(Evse.uid == uid)).first()
+            if row is None:
+                return f"EVSE {uid}: its EVSE ID is another EVSE's"
+            if row.location_id != location_id:
+                return f"EVSE {uid} belongs to another location"
         elif evse_id and evse_id != row.evse_id:
             conn.execute(update(Evse.__table__).where(Evse.uid == uid).values(evse_id=evse_id))
     return None
@@ -348,40 +360,207 @@ _STATE_COLUMNS = (_S.c.id, _S.c.country_code, _S.c.party_id, _S.c.session_id, _S
                   _S.c.readings_compacted_at)
 
 
-def _state(row) -> _State:
-    return _State(row.id, (row.country_code, row.party_id, row.session_id), json.loads(row.object), row.status,
-                  row.kwh, row.start_datetime, row.end_datetime, row.last_updated, row.location_id, row.evse_uid,
-                  row.token_uid, row.contract_id, row.unknown_card, row.mirrored, row.conflict, row.cdr_id,
-                  row.readings_compacted_at is not None)
+def _state(row: Sequence[Any]) -> _State:
+    """A state from a row of `_STATE_COLUMNS`, or from the JSON array `_PG_LOCK` reads (object already
+    decoded, times as text, whether compacted as a boolean)."""
+    obj = row[4] if isinstance(row[4], dict) else json.loads(row[4])
+    compacted = row[18] if isinstance(row[18], bool) else row[18] is not None
+    return _State(row[0], (row[1], row[2], row[3]), obj, row[5], float(row[6]), _aware(row[7]), _aware(row[8]),
+                  _aware(row[9]), row[10], row[11], row[12], row[13], row[14], row[15], row[16], row[17], compacted)
 
 
-def _set_from(state: _State, obj: Dict[str, Any]) -> None:
-    """The state's columns from the stored Session object (already checked)."""
-    token = obj["cdr_token"]
+_ROW_COLUMNS = ("country_code", "party_id", "session_id", "status", "kwh", "start_datetime", "end_datetime",
+                "last_updated", "location_id", "evse_uid", "token_uid", "contract_id", "unknown_card", "mirrored",
+                "conflict", "cdr_id", "object")
+# Built once: building a Core statement (and its cache key) per batch cost more CPU than executing it.
+_UPDATE_SESSIONS = update(_S).where(_S.c.id == bindparam("b_pk")).values({c: bindparam("b_" + c) for c in _ROW_COLUMNS})
+_UPDATE_MIRRORS = update(_CS).where(_CS.c.id == bindparam("b_id")).values(
+    status=bindparam("b_status"), kwh=bindparam("b_kwh"), end_datetime=bindparam("b_end"),
+    last_updated=bindparam("b_last_updated"), start_datetime=bindparam("b_start"))
+
+
+# --- PostgreSQL: a batch in two prepared statements ------------------------------------------------------
+# The receiver's time goes into its PATCH batches. On PostgreSQL a batch locks and reads its sessions with one
+# statement and writes sessions, mirrors and readings with one more (arrays unnested in data-modifying CTEs):
+# planned once per connection (PREPARE), the same two statements whatever the batch size, and no Core
+# statement to build. The writer threads' connections also carry BEGIN on the first and COMMIT on the last,
+# so a batch costs two round trips (`PgTransaction`). Driver SQL still runs through SQLAlchemy's
+# connection, so a connection the server dropped is detected and replaced as before.
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    name: str
+    prepare: str  # PREPARE name (types) AS body, with $n parameters
+    execute: str  # EXECUTE name(%(arg)s::type, ...), for the driver's named parameters
+
+
+def _prepared(name: str, args: Sequence[Tuple[str, str]], body: str) -> _Prepared:
+    """`body` names its parameters `$name`; `args` gives their order and types."""
+    number = {arg: n for n, (arg, _) in enumerate(args, 1)}
+    sql = re.sub(r"\$([a-z_]+)", lambda m: f"${number[m.group(1)]}", body)
+    return _Prepared(name, f"PREPARE {name} ({', '.join(t for _, t in args)}) AS {sql}",
+                     f"EXECUTE {name}({', '.join(f'%({a})s::{t}' for a, t in args)})")
+
+
+# Each row as one JSON array (the columns of `_STATE_COLUMNS`, the object inline, times with all six digits):
+# SQLAlchemy describes a result's columns on every execution of driver SQL, which for 19 columns cost more
+# CPU than the rest of a one-PATCH batch.
+_PG_TIME = "to_char({}, 'YYYY-MM-DD\"T\"HH24:MI:SS.US')"
+_PG_LOCK = _prepared("ocpi_lock_sessions", (("ccs", "varchar[]"), ("pids", "varchar[]"), ("sids", "varchar[]")),
+    "SELECT json_build_array(id, country_code, party_id, session_id, object::json, status, kwh,"
+    f" {_PG_TIME.format('start_datetime')}, {_PG_TIME.format('end_datetime')}, {_PG_TIME.format('last_updated')},"
+    " location_id, evse_uid, token_uid, contract_id, unknown_card, mirrored, conflict, cdr_id,"
+    " readings_compacted_at IS NOT NULL)::text"
+    " FROM ocpi_sessions WHERE session_id = ANY($sids) AND (country_code, party_id, session_id) IN"
+    " (SELECT * FROM unnest($ccs, $pids, $sids)) ORDER BY id FOR UPDATE")
+
+_FLUSH_ARGS = (("id", "bigint[]"), ("sid", "varchar[]"), ("status", "varchar[]"), ("kwh", "float8[]"),
+               ("start", "timestamp[]"), ("end", "timestamp[]"), ("lu", "timestamp[]"), ("loc", "varchar[]"),
+               ("evse", "varchar[]"), ("tuid", "varchar[]"), ("cid", "varchar[]"), ("unknown", "boolean[]"),
+               ("mirrored", "boolean[]"), ("conflict", "varchar[]"), ("cdr", "varchar[]"), ("object", "text[]"),
+               ("r_ref", "bigint[]"), ("r_ts", "timestamp[]"), ("r_kwh", "float8[]"))
+_PG_FLUSH = _prepared("ocpi_flush_sessions", _FLUSH_ARGS,
+    "WITH v AS (SELECT * FROM unnest($id, $sid, $status, $kwh, $start, $end, $lu, $loc, $evse, $tuid, $cid,"
+    " $unknown, $mirrored, $conflict, $cdr, $object) AS v(id, sid, status, kwh, start_datetime, end_datetime,"
+    " last_updated, location_id, evse_uid, token_uid, contract_id, unknown_card, mirrored, conflict, cdr_id, object)),"
+    " s AS (UPDATE ocpi_sessions t SET status = v.status, kwh = v.kwh, start_datetime = v.start_datetime,"
+    " end_datetime = v.end_datetime, last_updated = v.last_updated, location_id = v.location_id,"
+    " evse_uid = v.evse_uid, token_uid = v.token_uid, contract_id = v.contract_id, unknown_card = v.unknown_card,"
+    " mirrored = v.mirrored, conflict = v.conflict, cdr_id = v.cdr_id, object = v.object FROM v WHERE t.id = v.id),"
+    " m AS (UPDATE charging_sessions c SET status = v.status, kwh = v.kwh, end_datetime = v.end_datetime,"
+    " last_updated = v.last_updated, start_datetime = v.start_datetime FROM v WHERE v.mirrored AND c.id = v.sid)"
+    " INSERT INTO ocpi_readings (session_ref, timestamp, kwh) SELECT * FROM unnest($r_ref, $r_ts, $r_kwh)"
+    " ON CONFLICT DO NOTHING")
+
+
+class PgTransaction:
+    """The writer's own transaction on an AUTOCOMMIT connection: BEGIN is sent with the batch's first
+    statement and COMMIT with its last, instead of a round trip each."""
+
+    def __init__(self, conn: Connection):
+        self.conn = conn
+        self.begun = self.ended = False
+
+    def execute_first(self, sql: str, params: Dict[str, Any]):
+        if not self.begun:
+            self.begun = True  # set before: if this fails, BEGIN may have run, and `rollback` ends it
+            sql = "BEGIN; " + sql
+        return self.conn.exec_driver_sql(sql, params)
+
+    def execute_last(self, sql: str, params: Dict[str, Any]) -> None:
+        # PostgreSQL stops at the first error of the string: COMMIT runs only if the statement did.
+        self.execute_first(sql + "; COMMIT", params)
+        self.ended = True
+
+    def begin(self) -> None:
+        if not self.begun:
+            self.execute_first("SELECT 1", {})
+
+    def commit(self) -> None:
+        if self.begun and not self.ended:
+            self.conn.exec_driver_sql("COMMIT")
+            self.ended = True
+
+    def rollback(self) -> None:
+        if self.begun and not self.ended:
+            self.ended = True
+            try:
+                self.conn.exec_driver_sql("ROLLBACK")
+            except Exception:  # noqa: BLE001 - a dropped connection has no transaction left to end
+                pass
+
+
+def _pg_ready(conn: Connection) -> None:
+    """PREPAREs the two statements once per database connection (they live as long as it does)."""
+    info = conn.connection.info
+    if not info.get("ocpi_prepared"):
+        conn.exec_driver_sql(f"SET plan_cache_mode = force_generic_plan; {_PG_LOCK.prepare}; {_PG_FLUSH.prepare}")
+        info["ocpi_prepared"] = True
+
+
+def _pg_lock(conn: Connection, keys: Iterable[Tuple[str, str, str]], tx: Optional[PgTransaction]) -> List[Tuple]:
+    _pg_ready(conn)
+    ccs, pids, sids = (list(column) for column in zip(*keys))
+    run = tx.execute_first if tx else conn.exec_driver_sql
+    return [json.loads(text) for (text,) in run(_PG_LOCK.execute, {"ccs": ccs, "pids": pids, "sids": sids})]
+
+
+def _pg_flush(conn: Connection, dirty: List["_State"], readings: List[Tuple[int, datetime, float]],
+              tx: Optional[PgTransaction]) -> None:
+    _pg_ready(conn)
+    run = tx.execute_last if tx else conn.exec_driver_sql
+    run(_PG_FLUSH.execute, {
+        "id": [s.pk for s in dirty], "sid": [s.key[2] for s in dirty], "status": [s.status for s in dirty],
+        "kwh": [s.kwh for s in dirty], "start": [_naive(s.start) for s in dirty],
+        "end": [_naive(s.end) for s in dirty], "lu": [_naive(s.last_updated) for s in dirty],
+        "loc": [s.location_id for s in dirty], "evse": [s.evse_uid for s in dirty],
+        "tuid": [s.token_uid for s in dirty], "cid": [s.contract_id for s in dirty],
+        "unknown": [s.unknown_card for s in dirty], "mirrored": [s.mirrored for s in dirty],
+        "conflict": [s.conflict for s in dirty], "cdr": [s.cdr_id for s in dirty],
+        "object": [dumps({k: v for k, v in s.obj.items() if k != "_card"}) for s in dirty],
+        "r_ref": [r for r, _, _ in readings], "r_ts": [_naive(t) for _, t, _ in readings],
+        "r_kwh": [k for _, _, k in readings]})
+
+
+def _aware(value: Union[datetime, str, None]) -> Optional[datetime]:
+    # `_PG_LOCK` reads naive UTC as text (as UTCDateTime stores it); Core rows are already aware.
+    if isinstance(value, str):
+        return datetime.fromisoformat(value).replace(tzinfo=timezone.utc)
+    return value
+
+
+def _naive(value: Optional[datetime]) -> Optional[datetime]:
+    return None if value is None else value.astimezone(timezone.utc).replace(tzinfo=None)
+
+
+def _set_from(state: _State, obj: Dict[str, Any], changed: Optional[Iterable[str]] = None) -> None:
+    """The state's columns from the stored Session object (already checked).
+
+    `changed`: the fields a PATCH carried; the other columns already match the object (saves parsing
+    the same times again for every kWh update)."""
     state.obj = obj
-    state.status = str(obj["status"]).upper()
-    state.kwh = float(obj["kwh"])
-    state.start = parse_time(obj["start_date_time"], "start_date_time")
-    state.end = parse_time(obj["end_date_time"], "end_date_time") if obj.get("end_date_time") else None
-    state.last_updated = parse_time(obj["last_updated"], "last_updated")
-    state.location_id = str(obj["location_id"]).upper()
-    state.evse_uid = str(obj["evse_uid"]).upper()
-    state.token_uid = str(token["uid"]).upper()
-    state.contract_id = str(token["contract_id"]).upper()
+    fields = _DERIVED if changed is None else _DERIVED.intersection(changed)
+    if "status" in fields:
+        state.status = str(obj["status"]).upper()
+    if "kwh" in fields:
+        state.kwh = float(obj["kwh"])
+    if "start_date_time" in fields:
+        state.start = parse_time(obj["start_date_time"], "start_date_time")
+    if "end_date_time" in fields:
+        state.end = parse_time(obj["end_date_time"], "end_date_time") if obj.get("end_date_time") else None
+    if "last_updated" in fields:
+        state.last_updated = parse_time(obj["last_updated"], "last_updated")
+    if "location_id" in fields:
+        state.location_id = str(obj["location_id"]).upper()
+    if "evse_uid" in fields:
+        state.evse_uid = str(obj["evse_uid"]).upper()
+    if "cdr_token" in fields:
+        token = obj["cdr_token"]
+        state.token_uid = str(token["uid"]).upper()
+        state.contract_id = str(token["contract_id"]).upper()
+
+
+_DERIVED = frozenset({"status", "kwh", "start_date_time", "end_date_time", "last_updated", "location_id", "evse_uid",
+                      "cdr_token"})
 
 
 class HeldConnection:
-    """One connection kept by one thread across batches; replaced when the database dropped it."""
+    """One connection kept by one thread across batches; replaced when the database dropped it.
+
+    On PostgreSQL it is in AUTOCOMMIT mode: the batch's `PgTransaction` sends BEGIN and COMMIT itself."""
 
     def __init__(self, engine: Engine):
         self.engine = engine
         self.conn: Optional[Connection] = None
+        self.autocommit = engine.dialect.name == "postgresql"
 
     def get(self) -> Connection:
         if self.conn is not None and (self.conn.closed or self.conn.invalidated):
             self.close()
         if self.conn is None:
-            self.conn = self.engine.connect()
+            conn = self.engine.connect()
+            self.conn = conn.execution_options(isolation_level="AUTOCOMMIT") if self.autocommit else conn
         return self.conn
 
     def close(self) -> None:
@@ -419,6 +598,15 @@ class OcpiStore:
                 with self.engine.begin() as conn:
                     return self._apply(conn, ops)
             conn = held.get()
+            if held.autocommit:
+                tx = PgTransaction(conn)
+                try:
+                    results = self._apply(conn, ops, tx)
+                    tx.commit()
+                    return results
+                except BaseException:
+                    tx.rollback()
+                    raise
             with conn.begin():
                 return self._apply(conn, ops)
         except DBAPIError as error:
@@ -435,7 +623,7 @@ class OcpiStore:
         log.info("OCPI batch of %d failed (%s); writing op by op", len(ops), type(error).__name__)
         return [self.apply([op], held, _retry=False)[0] for op in ops]
 
-    def _apply(self, conn: Connection, ops: Sequence[Op]) -> List[Result]:
+    def _apply(self, conn: Connection, ops: Sequence[Op], tx: Optional[PgTransaction] = None) -> List[Result]:
         keys = set()
         for op in ops:
             if isinstance(op, SessionUpdate):
@@ -444,10 +632,17 @@ class OcpiStore:
                 keys.add((op.country_code, op.party_id, op.session_id))
         states: Dict[Tuple[str, str, str], _State] = {}
         if keys:
-            query = select(*_STATE_COLUMNS).where(tuple_(_S.c.country_code, _S.c.party_id, _S.c.session_id)
-                                                  .in_(sorted(keys))).order_by(_S.c.id).with_for_update()
-            for row in conn.execute(query):
-                states[(row.country_code, row.party_id, row.session_id)] = _state(row)
+            if conn.dialect.name == "postgresql":
+                rows = _pg_lock(conn, keys, tx)
+            else:
+                rows = conn.execute(select(*_STATE_COLUMNS).where(
+                    tuple_(_S.c.country_code, _S.c.party_id, _S.c.session_id).in_(sorted(keys)))
+                    .order_by(_S.c.id).with_for_update())
+            for row in rows:
+                state = _state(row)
+                states[state.key] = state
+        if tx is not None:
+            tx.begin()  # when no session lock went first
         results = []
         for op in ops:
             if isinstance(op, SessionUpdate):
@@ -456,7 +651,7 @@ class OcpiStore:
                 results.append(self._cdr(conn, states, op))
             else:
                 results.append(self._location(conn, op))
-        self._flush(conn, states.values())
+        self._flush(conn, states.values(), tx)
         return results
 
     def _session(self, conn: Connection, states: Dict, op: SessionUpdate) -> Result:
@@ -476,7 +671,7 @@ class OcpiStore:
         if op.last_updated <= state.last_updated:
             return Result(1000, "not newer than the stored session; not applied")
         merged = merge_session(state.obj, op)
-        _set_from(state, merged)
+        _set_from(state, merged, op.body.keys() if op.partial else None)
         if op.token is not None or not op.partial or (
                 not state.mirrored and not state.unknown_card and (op.evse_uid or op.location_id)):
             self._match_card(conn, state)
@@ -600,32 +795,28 @@ class OcpiStore:
         conn.execute(update(table).where(table.c.id == row.id).values(**values))
         return UPDATED
 
-    def _flush(self, conn: Connection, states: Iterable[_State]) -> None:
-        sessions, mirrors, readings = [], [], []
+    def _flush(self, conn: Connection, states: Iterable[_State], tx: Optional[PgTransaction] = None) -> None:
+        """The batch's changed sessions, their mirrors and its readings."""
+        dirty = []
+        readings: List[Tuple[int, datetime, float]] = []
         for state in states:
             if state.dirty:
-                sessions.append({"b_" + k: v for k, v in self._row(state).items()} | {"b_pk": state.pk})
-                if state.mirrored:
-                    mirrors.append(dict(b_id=state.key[2], b_status=state.status, b_kwh=state.kwh,
-                                        b_end=state.end, b_last_updated=state.last_updated,
-                                        b_start=state.start))
-            readings.extend(dict(session_ref=state.pk, timestamp=t, kwh=k) for t, k in state.readings)
-        if sessions:
-            columns = [c for c in self._row_columns()]
-            conn.execute(update(_S).where(_S.c.id == bindparam("b_pk"))
-                         .values({c: bindparam("b_" + c) for c in columns}), sessions)
+                dirty.append(state)
+            readings.extend((state.pk, t, k) for t, k in state.readings)
+        if not dirty and not readings:
+            return
+        if conn.dialect.name == "postgresql":
+            _pg_flush(conn, dirty, readings, tx)
+            return
+        if dirty:
+            conn.execute(_UPDATE_SESSIONS, [{"b_" + k: v for k, v in self._row(s).items()} | {"b_pk": s.pk}
+                                            for s in dirty])
+        mirrors = [dict(b_id=s.key[2], b_status=s.status, b_kwh=s.kwh, b_end=s.end, b_last_updated=s.last_updated,
+                        b_start=s.start) for s in dirty if s.mirrored]
         if mirrors:
-            conn.execute(update(_CS).where(_CS.c.id == bindparam("b_id")).values(
-                status=bindparam("b_status"), kwh=bindparam("b_kwh"), end_datetime=bindparam("b_end"),
-                last_updated=bindparam("b_last_updated"), start_datetime=bindparam("b_start")), mirrors)
+            conn.execute(_UPDATE_MIRRORS, mirrors)
         if readings:
-            conn.execute(_insert_ignore(conn, _R), readings)
-
-    @staticmethod
-    def _row_columns() -> List[str]:
-        return ["country_code", "party_id", "session_id", "status", "kwh", "start_datetime", "end_datetime",
-                "last_updated", "location_id", "evse_uid", "token_uid", "contract_id", "unknown_card", "mirrored",
-                "conflict", "cdr_id", "object"]
+            conn.execute(_insert_ignore(conn, _R), [dict(session_ref=r, timestamp=t, kwh=k) for r, t, k in readings])
 
     # -- reads
 

@@ -11,6 +11,7 @@ from typing import List, Optional, Sequence, Tuple
 
 from sqlalchemy import delete, select
 
+from bot.store.command_models import BackOfficeClose, CommandAttempt
 from bot.store.db import create_schema, session_scope
 from bot.store.models import (
     Account,
@@ -117,6 +118,10 @@ def seed_demo(settings: Settings, now: Optional[datetime] = None) -> List[Scenar
         demo_sessions = select(ChargingSession.id).where(ChargingSession.account_id.in_(account_ids))
         db.execute(delete(MeterReading).where(MeterReading.session_id.in_(demo_sessions))
                    .execution_options(synchronize_session=False))
+        # The demo sessions come back with the same IDs: their earlier stop attempts would refuse a new demo.
+        demo_ids = [row[0] for row in _sessions(now)]
+        db.execute(delete(BackOfficeClose).where(BackOfficeClose.session_id.in_(demo_ids)))
+        db.execute(delete(CommandAttempt).where(CommandAttempt.session_id.in_(demo_ids)))
         db.execute(delete(ChargingSession).where(ChargingSession.account_id.in_(account_ids)))
         db.execute(delete(ChargeCard).where(ChargeCard.account_id.in_(account_ids)))
         db.execute(delete(Account).where(Account.id.in_(account_ids)))

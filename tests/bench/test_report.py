@@ -104,22 +104,25 @@ def example_results():
     ours = _setup("assistant", "assistant", p95_one=40.0, throughput_ten=30.0)
     theirs = _setup("rasa_default", "rasa_default", p95_one=160.0, throughput_ten=12.0)
 
-    def understanding(f1, location_f1):
+    def held_out(f1, location_f1):
         per_entity = {e: {"f1": 1.0} for e in report.CONTRACT_ENTITIES}
         per_entity["location"] = {"f1": location_f1}
-        return {"held_out": {"intents": {"f1_weighted": f1, "f1_macro": f1 - 0.01,
-                                         "confusions": [{"intent": "deny", "predicted": "kwh_not_increasing",
-                                                         "count": 2, "examples": ["no it's not"]}]},
-                             "entities": {"per_entity": per_entity, "confusions": []}}}
+        return {"intents": {"f1_weighted": f1, "f1_macro": f1 - 0.01,
+                            "confusions": [{"intent": "deny", "predicted": "kwh_not_increasing",
+                                            "count": 2, "examples": ["no it's not"]}]},
+                "entities": {"per_entity": per_entity, "confusions": []}}
 
     return {
         "date": "2026-11-25T10:00:00+01:00", "concurrencies": [1, 10],
         "machine": {"cpu": "Test CPU", "cores": 2, "memory_gb": 8.0},
         "contenders": {
-            "assistant": {"label": "This assistant", "training_s": 50.0, "model_mb": 2.0,
-                          "understanding": understanding(0.96, 0.90), "speed": ours},
+            "assistant": {"label": "This assistant", "training_s": 50.0, "model_mb": 2.0, "data": ["data/"],
+                          "languages": ["en", "nl"], "speed": ours,
+                          "understanding": {"held_out": {"nl": held_out(0.92, 0.95), "en": held_out(0.96, 0.90)},
+                                            "cross_validation": held_out(0.91, 0.9)}},
             "rasa_default": {"label": "Rasa default", "training_s": 900.0, "model_mb": 30.0,
-                             "understanding": understanding(0.93, 0.97), "speed": theirs},
+                             "data": ["data/nlu.yml", "data/rules.yml", "data/stories.yml"], "languages": ["en"],
+                             "understanding": {"held_out": {"en": held_out(0.93, 0.97)}}, "speed": theirs},
         },
         "setups": [ours, theirs],
         "notes": ["a note for the reader"],
@@ -130,13 +133,19 @@ def test_ratios_are_assistant_over_default():
     ratios = report.ratios(example_results())
     assert ratios["10 concurrent: throughput (turns/s)"] == 2.5
     assert ratios["1 conversation: p95 per turn (ms)"] == 0.25
-    assert ratios["Training, cold (s)"] == pytest.approx(0.06)
+    assert ratios["Training, cold (s): assistant all languages, default English"] == pytest.approx(0.06)
+    assert ratios["Held-out intent F1 (weighted), en"] == pytest.approx(0.96 / 0.93, abs=0.01)
+    assert ratios["Held-out intent F1 (weighted), nl"] is None  # the default is not trained on Dutch
 
 
 def test_targets_say_which_are_met():
     checks = {c["target"]: c for c in report.target_checks(example_results())}
-    assert checks["Held-out intent F1 (weighted) >= 0.95"]["met"] is True
-    assert checks["Held-out entity F1 location >= 0.95"]["met"] is False
+    assert checks["Held-out intent F1 (weighted), en >= 0.95"]["met"] is True
+    assert checks["Held-out intent F1 (weighted), nl >= 0.93"]["met"] is False
+    assert checks["Held-out entity F1 location, en >= 0.95"]["met"] is False
+    assert checks["CV intent F1 (weighted), all folds >= 0.90"]["met"] is True
+    assert checks["1 conversation: p95 per turn ratio, assistant ÷ Rasa default <= 0.8"]["value"] == 0.25
+    assert checks["Training ratio, assistant (all languages) ÷ Rasa default (English) <= 1"]["met"] is True
     assert checks["1 conversation: p95 per turn <= 100 ms"]["met"] is True
     assert checks["10 concurrent: throughput >= 1.5x Rasa default's"]["value"] == 2.5
     assert checks["Training <= 180 s"]["met"] is True
@@ -145,7 +154,12 @@ def test_targets_say_which_are_met():
 def test_markdown_sets_the_two_side_by_side():
     text = report.markdown(example_results())
     assert "| 10 concurrent: throughput (turns/s) | 30.0 | 12.0 | 2.50 | higher |" in text
-    assert "| Held-out entity F1 location >= 0.95 | 0.900 | **no** |" in text
+    assert "| Held-out entity F1 location, en >= 0.95 | 0.900 | **no** |" in text
+    assert "| Held-out intent F1 (weighted), nl | 0.920 | – | – | higher |" in text
+    assert "| Training time, cold: assistant on en, nl ÷ Rasa default on en (s) | 50.0 | 900.0 | **0.06** |" in text
+    assert "| p95 per turn, one conversation at a time (ms) | 40.0 | 160.0 | **0.25** |" in text
+    assert "Rasa default on data/nlu.yml, data/rules.yml, data/stories.yml (en)" in text
+    assert text.index("Held-out intent F1 (weighted), en") < text.index("Held-out intent F1 (weighted), nl")
     assert "| deny | kwh_not_increasing | 2 | no it's not |" in text
     assert "Test CPU, 2 cores" in text and "- a note for the reader" in text
 
@@ -157,3 +171,40 @@ def test_write_all_writes_json_markdown_and_a_png(tmp_path):
     assert any(t["met"] is False for t in saved["targets"])
     assert paths["markdown"].read_text().startswith("# Benchmark 2026-11-25")
     assert paths["plot"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and paths["plot"].stat().st_size > 10_000
+
+
+def test_rasa_default_is_trained_on_english_only_and_the_assistant_on_every_language(tmp_path):
+    from bench.contenders import CONTENDERS, DATA_DIR, held_out_files, training_data
+
+    ours, theirs = (next(c for c in CONTENDERS if c.key == key) for key in ("assistant", "rasa_default"))
+    assert training_data(ours, tmp_path) == (DATA_DIR, ["data/"])
+    folder, sources = training_data(theirs, tmp_path)
+    assert sources == ["data/nlu.yml", "data/rules.yml", "data/stories.yml"]
+    assert sorted(p.name for p in folder.iterdir()) == ["nlu.yml", "rules.yml", "stories.yml"]
+    assert (folder / "nlu.yml").read_bytes() == (DATA_DIR / "nlu.yml").read_bytes()
+    assert {lang: str(p.relative_to(DATA_DIR.parent)) for lang, p in held_out_files().items()} == {
+        "en": "tests/nlu_test.yml", "nl": "tests/nlu_test_nl.yml"}
+
+
+def test_understanding_takes_one_held_out_file_per_language():
+    import click
+
+    from bench.understanding import parse_test_files
+
+    assert {k: str(v) for k, v in parse_test_files(["tests/nlu_test.yml", "nl=tests/nlu_test_nl.yml"]).items()} \
+        == {"en": "tests/nlu_test.yml", "nl": "tests/nlu_test_nl.yml"}
+    assert list(parse_test_files(["tests/nlu_test_nl.yml"])) == ["nl"]  # named after the file
+    with pytest.raises(click.BadParameter):
+        parse_test_files(["nl=tests/no_such_file.yml"])
+
+
+def test_the_model_fingerprint_follows_the_training_data_folder(tmp_path):
+    from bot.apps.model_build import model_fingerprint
+
+    for name in ("config.yml", "domain.yml"):
+        (tmp_path / name).write_text(name)
+    for folder, text in (("data", "all"), ("english", "en")):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "nlu.yml").write_text(text)
+    assert model_fingerprint(tmp_path) == model_fingerprint(tmp_path, data="data")
+    assert model_fingerprint(tmp_path, data="english") != model_fingerprint(tmp_path)

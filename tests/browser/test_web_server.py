@@ -84,7 +84,7 @@ def test_config_cannot_break_out_of_its_script_element(settings, widget_built, t
     finally:
         site.stop()
     assert "<script>alert(1)" not in html
-    assert widget_config(html)["intro"].startswith("Hi! I'm the </script><script>alert(1)</script> charging")
+    assert widget_config(html)["texts"]["intro"].startswith("Hi! I'm the </script><script>alert(1)</script> charging")
 
 
 def test_page_may_load_only_its_own_scripts_and_talk_only_to_rasa(production):

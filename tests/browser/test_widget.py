@@ -89,6 +89,40 @@ def test_anonymous_visitor_walks_from_question_to_handoff(page, widget_site, sta
     assert "my charging session is still active" in said and "NL-EFL-C87654321-3" in said
 
 
+def test_a_dutch_page_walks_a_dutch_visitor_to_a_handoff_in_dutch(page, widget_site, stack_settings):
+    open_chat(page, widget_site.url + "/?lang=nl")
+    assert page.locator("html").get_attribute("lang") == "nl"
+    assert "Je chat anoniem" in page.locator("#who").inner_text()
+    wait_for_answer(page, "Ik ben de laadassistent")  # the widget's own intro, in the page's language
+
+    send(page, "hoi, mijn laadsessie staat nog steeds op actief in de app")
+    assert "72 uur" in wait_for_answer(page, "stijgt de kWh")
+    click_button(page, "Nee, die blijft gelijk")
+    wait_for_answer(page, "Je kunt je pas gewoon blijven gebruiken")
+
+    send(page, "maar nu wordt mijn pas geweigerd bij een andere laadpaal")
+    wait_for_answer(page, "aan een medewerker")
+    click_button(page, "Met een medewerker praten")
+    wait_for_answer(page, "Welke laadpas heb je gebruikt")
+    send(page, "NL-EFL-C87654321-3")
+    wait_for_answer(page, "Waar was de laadsessie")
+    send(page, "bij de Jaarbeurs in Utrecht")
+    wait_for_answer(page, "Wanneer begon de sessie")
+    send(page, "gisteravond rond negen uur")
+    wait_for_answer(page, "Heb je het sessie-ID")
+    send(page, "nee, heb ik niet")
+    confirmation = wait_for_answer(page, "Je referentie is HO-")
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "widget-handoff-nl.png"), full_page=True)
+
+    reference = re.search(r"HO-[A-Z0-9]+", confirmation).group(0)
+    with session_scope(stack_settings) as db:
+        record = db.execute(select(Handoff).where(Handoff.reference == reference)).scalar_one()
+        assert (record.language, record.card_number) == ("nl", "NL-EFL-C87654321-3")
+        assert "Jaarbeurs" in record.location
+    assert "hours" not in everything_the_bot_said(page)
+
+
 def test_anonymous_visitor_typing_someone_elses_card_and_session_sees_none_of_their_data(page, widget_site):
     # SES-100003 and this card belong to demo-blocked: Rotterdam Centraal garage, Weena 200.
     open_chat(page, widget_site.url)

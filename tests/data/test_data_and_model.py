@@ -11,11 +11,6 @@ import yaml
 
 from bot.settings import PROJECT_ROOT, rasa_process_env
 
-# Rasa 3.6's validator counts a form's questions (utter_ask_<slot>) as unused responses although
-# the form asks them; that is the one warning tolerated here.
-KNOWN_FALSE_POSITIVE = re.compile(r"The utterance 'utter_ask_(card_number|location|time|session_id)' is not used")
-
-
 # What any Rasa project runs with: no variables of this project's (telemetry off: these machines reach no network).
 BARE_ENV = {"PATH": "/usr/bin:/bin", "HOME": "/tmp", "RASA_TELEMETRY_ENABLED": "false"}
 
@@ -27,8 +22,7 @@ def test_rasa_data_validate_is_clean():
         cwd=PROJECT_ROOT, env=BARE_ENV, capture_output=True, text=True, timeout=300,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    warnings = [line for line in (result.stdout + result.stderr).splitlines()
-                if "UserWarning" in line and not KNOWN_FALSE_POSITIVE.search(line)]
+    warnings = [line for line in (result.stdout + result.stderr).splitlines() if "UserWarning" in line]
     assert warnings == []
 
 
@@ -62,10 +56,10 @@ def _examples(path):
 
 # Each language's held-out set, the training file it must never overlap, and the floors it must clear
 # (weighted intent F1; F1 of the three intents the article turns on; F1 of every entity type), a margin
-# below what was measured (en 0.966, nl 0.879 on 2026-12-02) for training noise across machines.
+# below what was measured (en 0.955, nl 0.942 on 2026-12-02, second stop) for training noise across machines.
 HELD_OUT = {
     "en": ("tests/nlu_test.yml", "data/nlu.yml", 0.94, 0.85, 0.95),
-    "nl": ("tests/nlu_test_nl.yml", "data/nl/nlu.yml", 0.85, 0.78, 0.90),
+    "nl": ("tests/nlu_test_nl.yml", "data/nl/nlu.yml", 0.90, 0.80, 0.90),
 }
 
 

@@ -21,8 +21,8 @@ from typing import Any, Dict, List, Optional, Sequence, Set
 import requests
 from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
 
-from actions.common import APOLOGY
-from bot.rasa_plugins.channels import MAX_SENDER_LENGTH, TURN_FAILED, admission_reply
+from bot.conversation import replies
+from bot.rasa_plugins.channels import MAX_SENDER_LENGTH, admission_reply
 from bot.apps.chat_client import REST_PATH
 from bot.domain.identity import mint_token
 from bot.store.seed import scenario
@@ -31,6 +31,8 @@ from tests.conftest import TEST_SECRET
 from tests.fuzz.action_fuzz import SEEDED_PLACES, TECHNICAL
 from tests.fuzz.charging_snapshot import handoffs, places_by_account, snapshot
 from tests.fuzz.hostile import Claim, json_value, message_text, metadata
+
+APOLOGY = replies.action_failed()  # the action's apology, in English (the default)
 
 PER_CASE = 4
 OPENERS = [None, "I want to talk to a person", "my charging session is still active"]
@@ -117,7 +119,7 @@ def run_rest_fuzz(rasa_urls: Sequence[str], settings: Settings, logs: Sequence[P
             assert reply.get("recipient_id") == sender, reply
             text = reply.get("text")
             assert isinstance(text, str) and text.strip(), reply
-            assert text not in (TURN_FAILED.text, APOLOGY.text), f"internal error answering {sender}"
+            assert text not in (replies.turn_failed().text, APOLOGY.text), f"internal error answering {sender}"
             for word in TECHNICAL:
                 assert word not in text, text
             for place in SEEDED_PLACES - allowed:

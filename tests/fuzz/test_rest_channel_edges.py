@@ -10,7 +10,8 @@ import requests
 import socketio
 from sqlalchemy import select
 
-from bot.rasa_plugins.channels import EMPTY_MESSAGE, MAX_MESSAGE_CHARS, NOT_UNDERSTOOD, TOO_LONG, TURN_FAILED
+from bot.conversation import replies
+from bot.rasa_plugins.channels import MAX_MESSAGE_CHARS
 from bot.apps.chat_client import REST_PATH, texts as reply_texts
 from bot.store.db import session_scope
 from bot.store.models import Handoff
@@ -42,11 +43,11 @@ def test_malformed_requests_are_refused_with_400_not_500(fuzz_stack, data):
 
 def test_empty_overlong_and_wordless_messages_get_a_short_answer_without_the_model(fuzz_stack):
     s = sender()
-    assert texts(post(fuzz_stack, {"sender": s, "message": "   "})) == EMPTY_MESSAGE.text
-    assert texts(post(fuzz_stack, {"sender": s})) == EMPTY_MESSAGE.text
-    assert texts(post(fuzz_stack, {"sender": s, "message": "x" * (MAX_MESSAGE_CHARS + 1)})) == TOO_LONG.text
-    assert texts(post(fuzz_stack, {"sender": s, "message": "..."})) == NOT_UNDERSTOOD.text
-    assert texts(post(fuzz_stack, {"sender": s, "message": "🔌⚡?!"})) == NOT_UNDERSTOOD.text
+    assert texts(post(fuzz_stack, {"sender": s, "message": "   "})) == replies.empty_message().text
+    assert texts(post(fuzz_stack, {"sender": s})) == replies.empty_message().text
+    assert texts(post(fuzz_stack, {"sender": s, "message": "x" * (MAX_MESSAGE_CHARS + 1)})) == replies.too_long(MAX_MESSAGE_CHARS).text
+    assert texts(post(fuzz_stack, {"sender": s, "message": "..."})) == replies.not_understood().text
+    assert texts(post(fuzz_stack, {"sender": s, "message": "🔌⚡?!"})) == replies.not_understood().text
     # ... and the conversation is untouched by them.
     assert "72 hours" in texts(post(fuzz_stack, {"sender": s, "message": "my charging session is still active"}))
 
@@ -68,7 +69,7 @@ def test_action_server_down_gives_an_apology_and_a_way_to_a_person(fuzz_stack):
     try:
         response = post(fuzz_stack, {"sender": s, "message": "my charging session is still active"})
         assert response.status_code == 200
-        assert response.json()[-1]["text"] == TURN_FAILED.text
+        assert response.json()[-1]["text"] == replies.turn_failed().text
         assert response.json()[-1]["buttons"] == [{"title": "Talk to a person", "payload": "/request_human"}]
     finally:
         fuzz_stack.restart(fuzz_stack.actions)
@@ -79,7 +80,7 @@ def test_a_turn_rasa_leaves_silent_still_gets_an_answer(fuzz_stack):
     # `/restart` is Rasa's own command: it resets the conversation and says nothing by itself.
     s = sender()
     assert "72 hours" in texts(post(fuzz_stack, {"sender": s, "message": "my charging session is still active"}))
-    assert texts(post(fuzz_stack, {"sender": s, "message": "/restart"})) == NOT_UNDERSTOOD.text
+    assert texts(post(fuzz_stack, {"sender": s, "message": "/restart"})) == replies.not_understood().text
     assert "Hi!" in texts(post(fuzz_stack, {"sender": s, "message": "hello"}))
 
 
@@ -113,7 +114,7 @@ async def _widget_conversation(stack):
         stack.actions.stop()
         try:
             answer = await say("my charging session is still active")
-            assert answer[-1]["text"] == TURN_FAILED.text
+            assert answer[-1]["text"] == replies.turn_failed().text
             assert [r["payload"] for r in answer[-1]["quick_replies"]] == ["/request_human"]
         finally:
             stack.restart(stack.actions)

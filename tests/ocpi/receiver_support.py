@@ -99,9 +99,10 @@ class Receiver:
             store.dispose()
 
 
-def start_receiver(tmp_path, **overrides) -> Receiver:
+def start_receiver(tmp_path, database_url: Optional[str] = None, **overrides) -> Receiver:
+    """In this process, on a SQLite file in `tmp_path` (or on `database_url`, an empty database)."""
     port = free_port()
-    settings = Settings(database_url=f"sqlite:///{tmp_path / 'charging.db'}", identity_secret="x",
+    settings = Settings(database_url=database_url or f"sqlite:///{tmp_path / 'charging.db'}", identity_secret="x",
                         ocpi_receiver=OcpiReceiverSettings(public_url=f"http://127.0.0.1:{port}", **overrides))
     create_schema(settings)
     add_driver(settings)

@@ -39,6 +39,7 @@ class ScriptedServer:
     def __init__(self) -> None:
         self.script: List[Step] = [Reply(404, "no script")]
         self.seen: List[Seen] = []
+        self.bodies: List[bytes] = []  # POST bodies, in order
         self._lock = threading.Lock()
         server = self
 
@@ -70,6 +71,13 @@ class ScriptedServer:
                     self.wfile.write(payload)
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the client gave up first: that is what some tests want
+
+            def do_POST(self) -> None:  # noqa: N802 - a command; the body is read and kept, the script answers
+                length = int(self.headers.get("Content-Length") or 0)
+                self.posted = self.rfile.read(length) if length else b""
+                with server._lock:
+                    server.bodies.append(self.posted)
+                self.do_GET()
 
             def log_message(self, *args: Any) -> None:
                 pass

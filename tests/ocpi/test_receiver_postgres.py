@@ -1,11 +1,14 @@
 """The receiver on PostgreSQL, as it runs past one machine: two receiver processes, one database.
 
 Updates of one session arrive at both processes at once and out of order; the end state is the newest
-update and every reading once. Skips (or fails with CI=true) where PostgreSQL is not running.
+update and every reading once. The data rules of test_receiver.py run again here, because on PostgreSQL
+a batch goes through statements of its own (prepared, BEGIN and COMMIT riding on them). Skips (or fails
+with CI=true) where PostgreSQL is not running.
 """
 from __future__ import annotations
 
 import base64
+import json
 import random
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -22,7 +25,64 @@ from bot.store.db import create_schema
 from bot.store.models import ChargingSession
 from bot.store.ocpi_models import OcpiReading, OcpiSession
 from harness.stack import free_port
-from tests.ocpi.receiver_support import add_driver, cdr, register_directly, session, utc_now
+from tests.ocpi import test_receiver as on_sqlite
+from tests.ocpi.receiver_support import add_driver, cdr, register_directly, session, start_receiver, utc_now
+
+
+@pytest.fixture
+def rx(postgres_databases, tmp_path):
+    receiver = start_receiver(tmp_path, database_url=postgres_databases.create("ocpi"))
+    yield receiver
+    receiver.site.stop()
+
+
+# The data rules, on PostgreSQL (each takes the `rx` above).
+test_put_then_patches_become_readings = on_sqlite.test_put_then_patches_become_readings_and_the_mirror_the_assistant_reads
+test_older_updates_and_repeats = on_sqlite.test_older_updates_do_not_change_the_session_and_repeats_change_nothing
+test_patch_of_an_unknown_session = on_sqlite.test_patch_of_an_unknown_session_is_refused_and_writes_nothing
+test_unknown_card_is_stored_and_flagged = on_sqlite.test_unknown_card_is_stored_and_flagged_not_mirrored
+test_cdr_completes_the_session = on_sqlite.test_cdr_completes_the_session_with_its_final_kwh
+test_a_cdr_before_its_session = on_sqlite.test_a_cdr_before_its_session_settles_it_on_arrival
+test_invalid_patch_is_2001 = on_sqlite.test_invalid_patch_is_2001_and_changes_nothing
+test_invalid_put_is_2001 = on_sqlite.test_invalid_put_with_missing_fields_is_2001_and_writes_nothing
+test_location_evse_and_connector = on_sqlite.test_location_evse_and_connector_put_and_patch
+test_session_before_its_location = on_sqlite.test_session_before_its_location_gets_a_placeholder_station_filled_in_later
+test_compaction = on_sqlite.test_readings_of_long_completed_sessions_are_compacted_to_first_and_last
+
+
+def test_updates_out_of_order_end_in_the_same_state(postgres_databases, tmp_path):
+    start = utc_now() - timedelta(hours=2)
+    updates = [{"kwh": 1.5 * n, "last_updated": iso(start + timedelta(minutes=10 * n))} for n in range(1, 9)]
+    states = []
+    for n, order in enumerate([updates, list(reversed(updates)), updates[::2] + updates[1::2]]):
+        rx = start_receiver(tmp_path / str(n), database_url=postgres_databases.create("ocpi"))
+        try:
+            on_sqlite.ocpi(rx.call("PUT", "/sessions/NL/GRN/SES-GRN-1", session(start=start)), 201)
+            for update in order:
+                on_sqlite.ocpi(rx.call("PATCH", "/sessions/NL/GRN/SES-GRN-1", update))
+            stored, readings, mirror = on_sqlite.row(rx)
+            states.append((json.loads(stored.object), stored.kwh, readings, mirror.kwh, mirror.last_updated))
+        finally:
+            rx.site.stop()
+    assert states[0] == states[1] == states[2]
+    assert states[0][1] == 12.0 and len(states[0][2]) == 9
+
+
+def test_one_batch_with_repeats_and_old_updates_of_one_session(rx):
+    """Many PATCHes of one session in flight at once (one batch, or a few): newest wins, readings once."""
+    start = utc_now() - timedelta(hours=3)
+    on_sqlite.ocpi(rx.call("PUT", "/sessions/NL/GRN/SES-GRN-1", session(start=start)), 201)
+    updates = [{"kwh": 0.25 * n, "last_updated": iso(start + timedelta(seconds=20 * n))} for n in range(1, 61)]
+    sends = updates * 3
+    random.Random(3).shuffle(sends)
+    with ThreadPoolExecutor(32) as pool:
+        codes = list(pool.map(lambda body: rx.call("PATCH", "/sessions/NL/GRN/SES-GRN-1", body).json()["status_code"],
+                              sends))
+    assert set(codes) == {1000}
+    stored, readings, mirror = on_sqlite.row(rx)
+    assert stored.kwh == 15.0 and stored.last_updated == start + timedelta(seconds=1200)
+    assert [k for _, k in readings] == [0.0] + [0.25 * n for n in range(1, 61)]
+    assert (mirror.kwh, mirror.last_updated) == (15.0, stored.last_updated)
 
 
 @pytest.fixture

@@ -18,8 +18,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import create_engine, select, text
 
-from actions.common import APOLOGY
-from bot.rasa_plugins.channels import TURN_FAILED
+from bot.conversation import replies
 from bot.apps.chat_client import texts
 from bot.store.db import session_scope
 from bot.domain.identity import mint_token
@@ -28,6 +27,8 @@ from bot.store.seed import scenario
 from tests.conftest import TEST_SECRET
 from tests.scale.spread_chat import SpreadChat
 from tests.scale.tracker_audit import audit, stored_events
+
+APOLOGY = replies.action_failed()  # the action's apology, in English (the default)
 
 pytestmark = pytest.mark.e2e
 
@@ -84,12 +85,14 @@ def test_action_server_down_apologises_with_a_way_to_a_person_then_goes_on(scale
     assert "72 hours" in chat.say("my charging session is still active")
     scale_stack.actions.stop()
     try:
-        assert_apology(chat.send("no the kwh stays the same"), TURN_FAILED)
+        assert_apology(chat.send("no the kwh stays the same"), replies.turn_failed())
         # Even the way to a person needs the action server (its form): the apology still comes.
-        assert_apology(chat.send("I want to talk to a person"), TURN_FAILED)
-        assert "Hi!" in chat.say("hello")  # what Rasa answers alone still works
+        assert_apology(chat.send("I want to talk to a person"), replies.turn_failed())
+        # Every text comes from the catalogue through an action, in the driver's language: a greeting too.
+        assert_apology(chat.send("hello"), replies.turn_failed())
     finally:
         scale_stack.restart(scale_stack.actions)
+    assert "Hi!" in chat.say("hello")
     assert "safely keep using your card" in chat.say("no the kwh stays the same")
     assert "few details" in chat.say("I want to talk to a person")
     assert "Where was the charging session" in chat.say("nl efl c87654321 3")
@@ -140,12 +143,12 @@ def test_tracker_store_away_apologises_instead_of_answering_a_blank_conversation
     assert "Where was the charging session" in chat.say("nl efl c87654321 3", server=0)
     with taken_away(scale_stack, scale_stack.tracker_url):
         messages = chat.send("Jaarbeurs Utrecht", server=0)
-        assert [m.get("text") for m in messages] == [TURN_FAILED.text]
+        assert [m.get("text") for m in messages] == [replies.turn_failed().text]
     # Rasa's engine does not ping pooled connections: each server's first turn after the database
     # returns may still apologise once (its pool is then renewed); never a second time.
     for server in range(len(scale_stack.rasa)):
         probe = SpreadChat([s.url for s in scale_stack.rasa], conversation_id("probe"))
-        if TURN_FAILED.text in probe.say("hi", server=server):
+        if replies.turn_failed().text in probe.say("hi", server=server):
             assert "charging assistant" in probe.say("hi", server=server)
     assert "When did the session start" in chat.say("Jaarbeurs Utrecht", server=0)
     assert "session ID" in chat.say("yesterday at 6pm", server=1)

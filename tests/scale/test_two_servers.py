@@ -14,7 +14,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from bot.rasa_plugins.channels import TURN_FAILED
+from bot.conversation import replies
 from bot.apps.chat_client import texts
 from bot.store.db import session_scope
 from bot.domain.identity import mint_token
@@ -97,7 +97,7 @@ def test_fifty_concurrent_conversations_of_ten_turns_over_both_servers(scale_sta
             messages = chat.send(text)
             latencies.append(time.monotonic() - started)
             assert messages, f"{chat.sender}: no answer to {text!r}"
-            assert TURN_FAILED.text not in texts(messages), f"{chat.sender}: apology for {text!r}"
+            assert replies.turn_failed().text not in texts(messages), f"{chat.sender}: apology for {text!r}"
             assert expected in texts(messages), f"{chat.sender}: {text!r} answered {texts(messages)!r}"
         return chat
 

@@ -14,10 +14,12 @@ from typing import Any, Dict, List, Sequence
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 
+from bot.conversation import replies
 from bot.conversation.texts import template
-from bot.rasa_plugins.channels import EMPTY_MESSAGE, NOT_UNDERSTOOD, TOO_LONG, TURN_FAILED
+from bot.rasa_plugins.channels import MAX_MESSAGE_CHARS
 
-CHANNEL_TEXTS = {reply.text for reply in (TURN_FAILED, NOT_UNDERSTOOD, EMPTY_MESSAGE, TOO_LONG)}
+CHANNEL_TEXTS = {reply.text for reply in (replies.turn_failed(), replies.not_understood(), replies.empty_message(),
+                                          replies.too_long(MAX_MESSAGE_CHARS))}
 # The channel's reminder to a paused (handed-off) conversation: its reference varies.
 PAUSED_REMINDER = re.compile(re.escape(template("handoff_flow.paused_reminder")).replace(r"\{reference\}", r"HO-\w+"))
 

@@ -17,6 +17,8 @@ import sys
 import yaml
 
 HERE = pathlib.Path(__file__).resolve().parent
+# The languages the assistant speaks: one catalogue each (read here without importing the project).
+LANGUAGES = tuple(sorted(p.stem for p in (HERE.parents[1] / "bot" / "conversation" / "texts").glob("*.yml")))
 REPO = HERE.parent.parent
 
 CLASSES = {"A", "B", "C", "D", "E", "F", "G", "H", "baseline"}
@@ -37,7 +39,7 @@ ASKS = {"card_number", "location", "time", "session_id", "kwh_trend", "which_ses
 FORM_SLOTS = {"card_number", "location", "time", "session_id"}
 FLAGS = {"cannot_start", "kwh_rising_after_unplug", "session_not_on_account", "partial"}
 FIELD_KEYS = {"account", "card", "location", "time", "session_id"}
-SCENARIO_KEYS = {"name", "class", "as", "lang", "note", "turns", "expect"}
+SCENARIO_KEYS = {"name", "class", "as", "lang", "locale", "note", "turns", "expect"}
 CHECK_KEYS = {"step", "session", "advice", "handoff", "handoff_fields", "handoff_flags", "paused", "form", "asks",
               "never_asks", "no_session_data_shown", "hidden_sessions", "no_repeat"}
 EXPECT_ONLY = {"never_asks", "no_repeat"}
@@ -172,8 +174,10 @@ def main() -> int:
             if as_ is not None and as_ not in ACCOUNTS:
                 errors.append(f"{where}: account {as_}")
                 as_ = None
-            if sc.get("lang") not in ("en", "mixed"):
+            if sc.get("lang") not in (*LANGUAGES, "mixed"):
                 errors.append(f"{where}: lang {sc.get('lang')}")
+            if "locale" in sc and not (isinstance(sc["locale"], str) and re.fullmatch(r"[a-z]{2}([-_][A-Z]{2})?", sc["locale"])):
+                errors.append(f"{where}: locale {sc.get('locale')}")
             turns = sc.get("turns")
             if not isinstance(turns, list) or not turns:
                 errors.append(f"{where}: no turns")

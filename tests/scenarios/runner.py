@@ -37,6 +37,8 @@ import yaml
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import Engine
 
+from bot.conversation.texts import languages
+from bot.domain.language import detect_language
 from bot.domain.identity import mint_token
 from bot.domain.outcomes import Outcome
 from bot.settings import PROJECT_ROOT, Settings, settings_from_env
@@ -76,6 +78,9 @@ DAY = re.compile(r"^day:(-?\d+)(?: (\d{2}):(\d{2}))?$")
 
 # --------------------------------------------------------------------------------------------- loading
 
+# A scenario in one of these languages must end with the assistant answering in it (`mixed` may end in either).
+ANSWERED_IN = languages()
+
 @dataclass(frozen=True)
 class Scenario:
     name: str
@@ -85,6 +90,7 @@ class Scenario:
     turns: Tuple[Mapping[str, Any], ...]
     expect: Mapping[str, Any]
     file: str
+    locale: Optional[str] = None  # the app's locale sent as metadata.locale with every turn
 
 
 def load_scenarios(directory: Path = SCENARIO_DIR) -> List[Scenario]:
@@ -93,7 +99,7 @@ def load_scenarios(directory: Path = SCENARIO_DIR) -> List[Scenario]:
         for raw in yaml.safe_load(path.read_text()) or []:
             out.append(Scenario(name=raw["name"], cls=str(raw["class"]), lang=raw.get("lang", "en"),
                                 account=raw.get("as"), turns=tuple(raw["turns"]), expect=raw.get("expect") or {},
-                                file=path.name))
+                                file=path.name, locale=raw.get("locale")))
     return out
 
 
@@ -439,7 +445,9 @@ def run_scenario(scenario: Scenario, target: Target, sessions: Sequence[SessionD
     tz = ZoneInfo(target.settings.timezone)
     sender = f"scn-{uuid.uuid4().hex[:12]}"
     today = datetime.now(tz).date()
-    metadata = {"identity": token_for(scenario.account, target.secret)} if scenario.account else None
+    metadata = {"identity": token_for(scenario.account, target.secret)} if scenario.account else {}
+    if scenario.locale:
+        metadata["locale"] = scenario.locale
     http = requests.Session()
     failures: List[Dict[str, Any]] = []
     transcript: List[Dict[str, Any]] = []
@@ -472,6 +480,10 @@ def run_scenario(scenario: Scenario, target: Target, sessions: Sequence[SessionD
         whole = {k: expect.pop(k) for k in ("never_asks", "no_session_data_shown", "hidden_sessions", "no_repeat")
                  if k in expect}
         failures += [dict(f, at="end") for f in check_point(expect, point, scenario, use_pending_slot, tz, user_texts)]
+        spoken = reply_language(transcript[-1]["bot"], point.state.slots.get("language"))
+        if scenario.lang in ANSWERED_IN and spoken != scenario.lang:
+            # The conversation answers in the driver's language (`mixed` may go either way).
+            failures.append({"at": "end", "check": "language", "expected": scenario.lang, "got": spoken})
         failures += whole_conversation_checks(scenario, whole, point, transcript, user_texts, session_values,
                                               sessions, tz)
     return {"name": scenario.name, "class": scenario.cls, "lang": scenario.lang, "as": scenario.account or "anonymous",
@@ -486,6 +498,13 @@ def run_scenario(scenario: Scenario, target: Target, sessions: Sequence[SessionD
                 "handoff": None if point.record is None else {k: v for k, v in point.record.items()
                                                              if k != "findings"} | {
                     "flags": point.record["findings"].get("flags")}}}
+
+
+def reply_language(bot_texts: Sequence[str], slot: Optional[str]) -> Optional[str]:
+    """The language of the assistant's last answer as the driver reads it (its slot `language` when
+    the turn said nothing): a paused conversation's reminder follows the driver without any action."""
+    said = " ".join(bot_texts)
+    return detect_language(said, default=slot or "?", supported=ANSWERED_IN) if said.strip() else slot
 
 
 def whole_conversation_checks(scenario: Scenario, checks: Mapping[str, Any], point: Point,

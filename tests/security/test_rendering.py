@@ -12,7 +12,7 @@ from bot.conversation import replies
 from bot.conversation.handoff_fields import parse_session_time
 from bot.domain.handoff_record import HandoffRecord
 from bot.integrations.ocpi_client import parse_operator
-from bot.rasa_plugins.channels import NOT_UNDERSTOOD, admission_reply
+from bot.rasa_plugins.channels import admission_reply
 from bot.settings import Settings
 from bot.store.handoff_store import store_handoff
 from harness.stack import free_port
@@ -53,7 +53,7 @@ def test_implausible_times_are_not_accepted(typed):
 def test_raw_intents_are_only_the_bots_own_buttons():
     for forged in ('/inform{"time":"0001-01-01T00:00:00+23:59"}', "/nosuchintent my card is NL-EFL-C12345678-9",
                    '/inform{"session_id":"SES-100003","location":"x"}', "/restart", "/session_start"):
-        assert admission_reply(forged) == NOT_UNDERSTOOD
+        assert admission_reply(forged) == replies.not_understood()
     for button in ("/request_human", "/kwh_increasing", "/kwh_not_increasing", '/inform{"session_id":"SES-100003"}'):
         assert admission_reply(button) is None
 

@@ -19,8 +19,8 @@ from tests.conftest import TEST_SECRET
 
 
 def tracker(text="my session is still active", account=None, slots=None, entities=(), events=None,
-            intent="session_still_active"):
-    metadata = {}
+            intent="session_still_active", locale=None):
+    metadata = {"locale": locale} if locale else {}
     if account:
         s = scenario(account)
         metadata["identity"] = mint_token(s.account_id, [s.card], TEST_SECRET, timedelta(minutes=5))
@@ -55,10 +55,46 @@ def test_database_down_gives_an_apology_and_keeps_the_slots(tmp_path):
     down = Settings(database_url="postgresql://nobody@127.0.0.1:1/none", identity_secret=TEST_SECRET,
                     db_timeout_s=1)
     messages, slots, events = run(ActionCheckSession(down), tracker(account="wait", slots={"location": "Utrecht"}))
-    assert events == []  # nothing reset
+    assert slots == {"language": "en"}  # nothing collected is reset; the conversation's language is kept
     assert "Sorry, something went wrong" in messages[0]["text"]
     assert messages[0]["buttons"][0]["payload"] == "/request_human"
     assert "Traceback" not in messages[0]["text"]
+
+
+def test_a_driver_who_writes_dutch_is_answered_in_dutch_and_the_language_is_kept(seeded_now):
+    messages, slots, _ = run(ActionCheckSession(seeded_now),
+                             tracker("mijn laadsessie staat nog steeds op actief in de app", account="wait"))
+    assert slots["language"] == "nl" and slots["step"] == "wait"
+    assert "SES-100001" in messages[0]["text"] and "uur" in messages[0]["text"] and "hours" not in messages[0]["text"]
+    # "ok" tells no language: the conversation stays Dutch; a clear English sentence switches it.
+    _, slots, _ = run(ActionCheckSession(seeded_now), tracker("ok", account="wait", slots={"language": "nl"},
+                                                              intent="affirm"))
+    assert "language" not in slots
+    messages, slots, _ = run(ActionCheckSession(seeded_now),
+                             tracker("sorry, can you answer in English please? my session is still open",
+                                     account="wait", slots={"language": "nl"}))
+    assert slots["language"] == "en" and "hours" in messages[0]["text"]
+
+
+def test_a_clicked_button_keeps_the_conversations_language(seeded_now):
+    messages, slots, _ = run(ActionCheckSession(seeded_now), tracker("/kwh_not_increasing", slots={"language": "nl"},
+                                                                     intent="kwh_not_increasing"))
+    assert "language" not in slots and "Je kunt je pas gewoon blijven gebruiken" in messages[0]["text"]
+
+
+def test_the_apps_locale_chooses_the_language_when_the_words_do_not(seeded_now):
+    messages, slots, _ = run(ActionCheckSession(seeded_now), tracker("SES-100001", account="wait", locale="nl-NL",
+                                                                     intent="inform"))
+    assert slots["language"] == "nl" and "uur" in messages[0]["text"]
+
+
+def test_the_form_asks_in_the_conversations_language(seeded_now):
+    from actions.say import ActionAskLocation
+
+    messages, _, _ = run(ActionAskLocation(seeded_now), tracker("weet ik niet", slots={"language": "nl"}, intent="deny"))
+    assert messages[0]["text"].startswith("Waar was de laadsessie")
+    messages, _, _ = run(ActionAskLocation(seeded_now), tracker("no idea", slots={"language": "en"}, intent="deny"))
+    assert messages[0]["text"].startswith("Where was the charging session")
 
 
 def test_form_skips_what_the_account_already_tells(seeded_now):

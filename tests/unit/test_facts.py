@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.conversation.facts import TurnFacts, read_message
+from bot.conversation.facts import TurnFacts, read_message, says
 
 
 def facts(text, intent="session_still_active", ranked=None, entities=None):
@@ -64,3 +64,28 @@ def test_an_unsure_classification_keeps_its_best_charging_guess():
     assert read_message(message).intent == "cannot_start_session"
     typo = {"text": "my sesison never closd", "intent": {"name": "out_of_scope"}, "intent_ranking": []}
     assert read_message(typo).intent == "session_still_active"
+
+
+@pytest.mark.parametrize("text", ["allee, dan bel ik hen wel. merci", "ok ik bel ze nu", "dus ik moet Allego bellen?",
+                                  "goed, dan neem ik contact op met Shell", "ok dan ga ik hem stoppen",
+                                  "ok I'll call them then", "so it's Allego I should call?"])
+def test_a_driver_who_will_act_themselves_asks_for_no_person_and_says_no_to_one(text):
+    said = facts(text, intent="request_human")
+    assert not said.wants_person and said.no and not said.yes
+
+
+@pytest.mark.parametrize("text", ["I need to contact someone from your team", "kunnen jullie me bellen",
+                                  "neem contact op met een medewerker"])
+def test_asking_to_be_contacted_is_still_asking_for_a_person(text):
+    assert facts(text, intent="request_human").wants_person
+
+
+def test_neem_is_not_nee():
+    assert not facts("neem het maar mee", intent="inform").no and facts("neeee", intent="inform").no
+
+
+@pytest.mark.parametrize("text, other", [("sorry, I meant the other one", True), ("nee sorry, ik bedoelde de andere", True),
+                                         ("refused at the other Shell charger", False),
+                                         ("mijn pas wordt geweigerd bij een andere E-Flux paal", False)])
+def test_the_other_session_is_not_another_charger(text, other):
+    assert says("other_one", text) is other

@@ -103,7 +103,7 @@ def test_payload_reaches_the_helpdesk_once_with_every_field_and_the_idempotency_
     assert [line["sender"] for line in received.body["transcript"]] == ["user", "bot"]
     assert set(received.body) == {
         "reference", "created_at", "conversation_id", "channel", "account_id", "card_number", "location",
-        "session_time", "session_id", "reason", "findings", "transcript",
+        "session_time", "session_id", "language", "reason", "findings", "transcript",
     }
     assert (row.state, row.attempts, row.last_error) == ("delivered", 1, None)
     assert row.delivered_at is not None

@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from bot.domain.language import classify, detect_language, language_from_locale, prepare
+from bot.domain.language import choose_language, classify, detect_language, language_from_locale, prepare
 
 
 @pytest.mark.parametrize(
@@ -106,3 +106,41 @@ def test_a_100_kb_message_is_read_quickly():
     started = time.perf_counter()
     detect_language("de sessie loopt nog " * 5_000)
     assert time.perf_counter() - started < 0.5
+
+
+@pytest.mark.parametrize("text, locale, current, expected", [
+    ("hoi, mijn sessie staat nog open", None, None, "nl"),  # the words tell
+    ("hi, my session is still open", "nl-NL", None, "en"),  # the words beat the app's locale
+    ("ok", "nl-NL", None, "nl"),  # a first message that does not tell: the locale
+    ("ok", "nl_BE", "en", "en"),  # later: the conversation keeps its language
+    ("SES-104233", None, "nl", "nl"),
+    ("ok", None, None, "en"),  # nothing tells: the default
+    ("ok", "de-DE", None, "en"),  # a locale without texts: the default
+    ("my session is still active in the app", None, "nl", "en"),  # the driver switched
+    ("Heerlen", None, "en", "en"),  # a place is no switch
+    ("ja hoor", None, "en", "en"),  # nor are two words
+    ("de tweede", None, None, "nl"),  # but a first message may tell in two
+])
+def test_the_conversations_language_follows_the_driver(text, locale, current, expected):
+    assert choose_language(text, locale, current) == expected
+
+
+def test_a_third_language_is_one_more_code():
+    assert choose_language("meine Ladesitzung ist immer noch aktiv in der App", None, "en", ("en", "nl", "de")) == "de"
+    assert language_from_locale("de-AT", supported=("en", "de")) == "de"
+
+
+def test_what_the_nlu_found_is_left_out_before_detecting():
+    from bot.conversation.texts import choose_language as conversation_language
+
+    text = "my sesison at utrecht jaarbeurs never closd, its been open since the weekend or so"
+    place = {"entity": "location", "start": text.index("utrecht"), "end": text.index(" never")}
+    assert conversation_language(text, None, "en", [place]) == "en"
+    assert conversation_language("/kwh_not_increasing", None, "nl") == "nl"  # a button's payload
+
+
+@pytest.mark.parametrize("text, expected", [("een mens aub", "nl"), ("hoi", "nl"), ("thx pls", "en"), ("ok", "en")])
+def test_chat_words_of_one_language_tell_what_the_detector_cannot(text, expected):
+    from bot.conversation.texts import choose_language as conversation_language
+
+    assert conversation_language(text, None, None) == expected

@@ -386,3 +386,17 @@ def test_100_kb_dutch_messages_are_read_quickly(garbage):
     find_time_expressions(garbage, NOW, TZ)
     parse_time(garbage, NOW, TZ, language="nl")
     assert time.perf_counter() - started < 2.0
+
+
+@pytest.mark.parametrize("answer, hour, minute", [
+    ("yesterday, half past nine in the morning", 9, 30), ("quarter to seven yesterday evening", 18, 45),
+    ("a quarter past 11 last night", 23, 15), ("yesterday around six thirty pm", 18, 30),
+    ("nine o'clock yesterday morning", 9, 0), ("ten to 8 yesterday evening", 19, 50),
+])
+def test_english_clock_times_in_words(answer, hour, minute):
+    found = parse_time(answer, NOW, TZ, language="en")
+    assert (found.hour, found.minute) == (hour, minute) and found.date() < NOW.date()
+
+
+def test_a_range_of_minutes_is_no_clock_time():
+    assert find_time_expressions("I waited ten to twelve minutes", NOW, TZ, language="en") == []
