@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 from bot.conversation import replies
 from bot.conversation.replies import Reply
@@ -22,6 +22,7 @@ from bot.domain.stop_offer import NoOffer, StopOffer, stop_offer
 from bot.integrations.stop_session import StopRequest, stop_session
 from bot.settings import Settings
 from bot.store import charging_repo, stop_commands
+from bot.store.charging_repo import SessionCase
 from bot.store.db import session_scope
 
 # The pending question a yes or no answers (the `pending_question` slot).
@@ -36,20 +37,32 @@ class StopTurn:
     result: Optional[TriageResult] = None  # when the fresh check no longer allows a stop: the article's step
 
 
-def _check(settings: Settings, identity: Optional[Identity], result: TriageResult, now: datetime) -> StopOffer:
+@dataclass(frozen=True)
+class _Stored:
+    """What only the store knows about the session, read once per check."""
+
+    case: Optional[SessionCase]  # None: not this account's session
+    evse_uid: Optional[str]
+    evse_status: Optional[str]
+    tried: bool  # a command was already sent for it
+
+
+def _check(settings: Settings, identity: Optional[Identity], result: TriageResult,
+           now: datetime) -> Tuple[StopOffer, Optional[_Stored]]:
     """The domain's verdict on offering a stop for this triage result, with the facts only the store knows."""
     if identity is None or result.verdict is None or result.session_id is None:
         return stop_offer(None, identified=identity is not None, owns_session=False, last_updated=None,
-                          evse_status=None, already_tried=False, now=now, policy=settings.policy)
+                          evse_status=None, already_tried=False, now=now, policy=settings.policy), None
     with session_scope(settings) as db:
-        case = charging_repo.session_case(db, identity.account_id, result.session_id)  # None: not theirs
+        case = charging_repo.session_case(db, identity.account_id, result.session_id)
         evse_uid = stop_commands.session_evse(db, result.session_id) if case else None
-        evse = stop_commands.evse_status(db, settings.policy.own_party_ids, case.location_id if case else None,
-                                         evse_uid)
-        tried = stop_commands.attempt_for_session(db, STOP_SESSION, result.session_id) is not None
+        stored = _Stored(case, evse_uid,
+                         stop_commands.evse_status(db, settings.policy.own_party_ids,
+                                                   case.location_id if case else None, evse_uid),
+                         stop_commands.attempt_for_session(db, STOP_SESSION, result.session_id) is not None)
     return stop_offer(result.verdict, identified=True, owns_session=case is not None,
-                      last_updated=case.facts.last_updated if case else None, evse_status=evse,
-                      already_tried=tried, now=now, policy=settings.policy)
+                      last_updated=case.facts.last_updated if case else None, evse_status=stored.evse_status,
+                      already_tried=stored.tried, now=now, policy=settings.policy), stored
 
 
 def offer(settings: Settings, identity: Optional[Identity], result: TriageResult, cannot_start: bool,
@@ -57,7 +70,7 @@ def offer(settings: Settings, identity: Optional[Identity], result: TriageResult
     """The offer to close the session now, or None (then step 3 goes to a person, as without this feature)."""
     if not settings.stop.enabled or result.outcome is not Outcome.OWN_STATION_PERSON:
         return None
-    checked = _check(settings, identity, result, now)
+    checked, _ = _check(settings, identity, result, now)
     if not checked.offered:
         return None
     return replies.stop_offer(result.session_id, result.verdict, checked.final_kwh, settings, cannot_start)
@@ -70,22 +83,20 @@ def carry_out(settings: Settings, identity: Optional[Identity], session_id: Opti
         return StopTurn(outcome="recheck_failed")
     result = triage(settings, TriageInput(identity=identity, session_id=session_id, driver_cannot_start=cannot_start),
                     now)
-    checked = _check(settings, identity, result, now) if result.outcome is Outcome.OWN_STATION_PERSON else None
-    if checked is None or not checked.offered:
+    checked, stored = _check(settings, identity, result, now) if result.outcome is Outcome.OWN_STATION_PERSON \
+        else (None, None)
+    if checked is None or stored is None or stored.case is None or not checked.offered:
         if checked is not None and checked.why_not is NoOffer.ALREADY_TRIED:
             return StopTurn([replies.stop_told("already_tried", session_id, None)], handoff=True,
                             outcome=StopOutcome.ALREADY_TRIED.value)
         # Something changed since the offer (kWh rising, the station talking again, not theirs): no command.
         return StopTurn(outcome="recheck_failed", result=result)
-    verdict = result.verdict
-    with session_scope(settings) as db:
-        case = charging_repo.session_case(db, identity.account_id, session_id)
-        evse_uid = stop_commands.session_evse(db, session_id)
+    case = stored.case
     final_kwh = checked.final_kwh if checked.final_kwh is not None else case.facts.kwh
     report = stop_session(settings, StopRequest(
         session_id=session_id, account_id=identity.account_id, final_kwh=final_kwh,
-        ended_at=verdict.last_reading_at or now, start=case.facts.start, location_id=case.location_id,
-        evse_uid=evse_uid))
+        ended_at=result.verdict.last_reading_at or now, start=case.facts.start, location_id=case.location_id,
+        evse_uid=stored.evse_uid))
     if report.next_step is NextStep.TELL_STOPPED:
         return StopTurn([replies.stop_told("stopped", session_id, final_kwh)], outcome=report.outcome.value)
     if report.next_step is NextStep.BACK_OFFICE_CLOSE:

@@ -77,10 +77,11 @@ def choose_language(text: Optional[str], locale: Optional[str], current: Optiona
     sent one; else DEFAULT_LANGUAGE. Callers remove what they know belongs to no language (the places,
     operators and times the NLU found) from `text` first."""
     kept = current if current in supported else language_from_locale(locale, None, supported)
-    if kept and len(prepare(text or "").split()) < MIN_SWITCH_WORDS:
+    words = prepare(text) if isinstance(text, str) else ""
+    if kept and len(words.split()) < MIN_SWITCH_WORDS:
         return kept  # a word or two ("ja hoor", "de tweede", "Heerlen") never switches a conversation
     fallback = kept or (DEFAULT_LANGUAGE if DEFAULT_LANGUAGE in supported else supported[0])
-    return detect_language(text or "", fallback, supported, markers)
+    return _detect(words, fallback, supported, markers)
 
 
 def prepare(text: str) -> str:
@@ -117,14 +118,17 @@ def detect_language(text: str, default: str = DEFAULT_LANGUAGE, supported: Seque
     `markers`: per language, chat words that belong to it alone ("aub", "hoi", "bedankt"). The detector
     needs more letters than a chat message often has ("een mens aub"); when it cannot decide and the
     words of exactly one language are there, that language is taken."""
-    if not isinstance(text, str) or len(supported) < 2:
+    return _detect(prepare(text), default, supported, markers) if isinstance(text, str) else default
+
+
+def _detect(words: str, default: str, supported: Sequence[str], markers: Mapping[str, Collection[str]]) -> str:
+    """detect_language on words `prepare` has already made."""
+    if len(supported) < 2:
         return default
-    words = prepare(text)
-    if sum(c.isalpha() for c in words) < MIN_LETTERS:
-        return _marked(words, markers, supported) or default
-    language, margin = _classify(words, tuple(supported))
-    if decided(words, margin):
-        return language
+    if sum(c.isalpha() for c in words) >= MIN_LETTERS:
+        language, margin = _classify(words, tuple(supported))
+        if decided(words, margin):
+            return language
     return _marked(words, markers, supported) or default
 
 

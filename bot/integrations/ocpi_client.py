@@ -408,17 +408,9 @@ class OcpiClient:
         `Retry` above retries statuses for GET alone); a read timeout is the caller's "no answer".
         """
         url = f"{self.base_url}/commands/{quote(command, safe='')}"
-        timeout = self._timeout()
         headers = {"X-Request-ID": str(uuid.uuid4()), "X-Correlation-ID": _correlation_id(),
                    "Content-Type": "application/json"}
-        try:
-            response = self._session.post(url, json=dict(body), headers=headers, timeout=timeout)
-        except requests.Timeout as exc:
-            raise OcpiTimeout(f"timed out ({_safe_url(url)})") from exc
-        except (requests.ConnectionError, requests.exceptions.RetryError) as exc:
-            raise OcpiUnavailable(f"cannot reach {_safe_url(url)}: {type(exc).__name__}") from exc
-        except requests.RequestException as exc:
-            raise OcpiError(f"request to {_safe_url(url)} failed: {type(exc).__name__}") from exc
+        response = self._send("POST", url, headers, json=dict(body))
         log.debug("OCPI POST %s -> %s", _safe_url(response.url), response.status_code)
         return _unwrap(response)
 
@@ -481,19 +473,22 @@ class OcpiClient:
         return urlunsplit((*self._origin, path, urlencode(pairs), ""))
 
     def _get(self, url: str, params: Optional[Mapping[str, Any]], correlation_id: str) -> Tuple[Any, requests.Response]:
-        timeout = self._timeout()
         request_id = str(uuid.uuid4())
         headers = {"X-Request-ID": request_id, "X-Correlation-ID": correlation_id}
+        response = self._send("GET", url, headers, params=params)
+        log.debug("OCPI GET %s -> %s (request %s)", _safe_url(response.url), response.status_code, request_id)
+        return _unwrap(response), response
+
+    def _send(self, method: str, url: str, headers: Mapping[str, str], **kwargs: Any) -> requests.Response:
+        """One HTTP request, its failures as the OCPI errors callers handle (timeout, unreachable, other)."""
         try:
-            response = self._session.get(url, params=params, headers=headers, timeout=timeout)
+            return self._session.request(method, url, headers=dict(headers), timeout=self._timeout(), **kwargs)
         except requests.Timeout as exc:
             raise OcpiTimeout(f"timed out ({_safe_url(url)})") from exc
         except (requests.ConnectionError, requests.exceptions.RetryError) as exc:
             raise OcpiUnavailable(f"cannot reach {_safe_url(url)}: {type(exc).__name__}") from exc
         except requests.RequestException as exc:
             raise OcpiError(f"request to {_safe_url(url)} failed: {type(exc).__name__}") from exc
-        log.debug("OCPI GET %s -> %s (request %s)", _safe_url(response.url), response.status_code, request_id)
-        return _unwrap(response), response
 
     def _timeout(self) -> Tuple[float, float]:
         if self.deadline is None:

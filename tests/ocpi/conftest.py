@@ -76,16 +76,12 @@ def _wait_ready(base_url: str, deadline: float) -> None:
     raise RuntimeError(f"the peer did not answer OCPI calls in time ({last})")
 
 
-@pytest.fixture(scope="session")
-def ocpi_peer(peer_python: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Peer]:
-    now = datetime.now(timezone.utc).replace(microsecond=0)
-    seed = build_seed(now)
-    workdir = tmp_path_factory.mktemp("ocpi-peer")
-    seed_path = workdir / "seed.json"
+def start_peer(peer_python: str, seed: dict, workdir: Path, name: str = "peer"):
+    """The peer (peer/serve.py) on `seed`, started and answering OCPI calls: (process, its 2.2.1 base URL,
+    its stderr file). Raises RuntimeError, with what the peer logged, when it does not come up."""
+    seed_path = workdir / f"{name}-seed.json"
     seed_path.write_text(json.dumps(seed), encoding="utf-8")
-    stderr_path = workdir / "peer.stderr"
-    _peer_stderr.append(stderr_path)
-    started = time.monotonic()
+    stderr_path = workdir / f"{name}.stderr"
     with open(stderr_path, "wb") as stderr:
         # cwd is the empty workdir: py_ocpi would read a stray .env from its cwd.
         proc = subprocess.Popen([peer_python, str(SERVE), str(seed_path)], cwd=workdir, stdout=subprocess.PIPE, stderr=stderr)
@@ -96,8 +92,21 @@ def ocpi_peer(peer_python: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
         _wait_ready(base_url, deadline)
     except Exception as exc:
         _stop(proc)
-        pytest.fail(f"OCPI peer did not start: {exc}\n--- peer stderr ---\n{_tail(stderr_path)}")
-    sys.stderr.write(f"[ocpi] peer up on port {port} in {time.monotonic() - started:.2f}s\n")
+        raise RuntimeError(f"the OCPI peer did not start: {exc}\n--- peer stderr ---\n{_tail(stderr_path)}") from exc
+    return proc, base_url, stderr_path
+
+
+@pytest.fixture(scope="session")
+def ocpi_peer(peer_python: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Peer]:
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    seed = build_seed(now)
+    started = time.monotonic()
+    try:
+        proc, base_url, stderr_path = start_peer(peer_python, seed, tmp_path_factory.mktemp("ocpi-peer"))
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
+    _peer_stderr.append(stderr_path)
+    sys.stderr.write(f"[ocpi] peer up at {base_url} in {time.monotonic() - started:.2f}s\n")
     yield Peer(base_url=base_url, token=TOKEN, now=now, seed=seed)
     _stop(proc)
     if proc.returncode not in (0, -15):

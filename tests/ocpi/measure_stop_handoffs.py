@@ -1,7 +1,7 @@
 """The share of conversations that end in a handoff, before and after the stop flow (issue 15, point 6).
 
 One Rasa server and our receiver run throughout; the action server is restarted per configuration (only it
-reads the stop settings), against the own stations' CPO played by extrawest-ocpi (tests/ocpi/peer/cpo_commands.py)
+reads the stop settings), against the own stations' CPO played by extrawest-ocpi (tests/ocpi/peer/serve.py)
 scripted for the demo sessions at own stations:
 
 - `before`: no own CPO endpoint configured (what the assistant did before this issue);

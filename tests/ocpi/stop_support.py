@@ -1,13 +1,11 @@
 """The world of the stop tests: a charging database, our receiver (where CommandResults arrive), and the
-own stations' CPO (extrawest-ocpi's Commands module, tests/ocpi/peer/cpo_commands.py) playing the charger.
+own stations' CPO (extrawest-ocpi's Commands module, tests/ocpi/peer/serve.py with a `commands` script) playing the charger.
 
 Every case is a session of its own (one command per session), scripted in the peer by its id.
 """
 from __future__ import annotations
 
-import json
 import subprocess
-import time
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -21,11 +19,10 @@ from bot.store.db import session_scope
 from bot.store.models import Account, ChargeCard, ChargingSession, MeterReading
 from bot.store.seed import seed_demo
 from harness.stack import free_port
-from tests.ocpi.conftest import STARTUP_DEADLINE_S, _read_port, _stop, _tail, _wait_ready
+from tests.ocpi.conftest import _stop, start_peer
 from tests.ocpi.ocpi_seed import TOKEN, iso
 from tests.ocpi.receiver_support import register_directly
 
-PEER = Path(__file__).resolve().parent / "peer" / "cpo_commands.py"
 ACCOUNT = "stop-driver"
 CARD = "NL-EFL-C40000001-1"
 LOCATION = "LOC-EFL-003"  # an own station of the demo seed (Rotterdam Centraal garage)
@@ -128,25 +125,12 @@ def peer_python_path() -> str:
 
 def start_commands_peer(peer_python: str, workdir: Path, result_token: str, now: datetime,
                         script: Optional[Dict[str, Dict[str, Any]]] = None):
-    """The commands peer, scripted (default: SCRIPT); returns (process, its 2.2.1 base URL, its stderr file)."""
+    """The peer as the own stations' CPO, scripted (default: SCRIPT); returns (process, its 2.2.1 base URL,
+    its stderr file)."""
     script = SCRIPT if script is None else script
-    seed = {"tokens": [TOKEN], "result_token": result_token, "commands": script,
+    seed = {"party_id": "EFL", "tokens": [TOKEN], "result_token": result_token, "commands": script,
             "sessions": [peer_session(sid, now) for sid in script], "locations": [peer_location(now)]}
-    seed_path = workdir / "commands-seed.json"
-    seed_path.write_text(json.dumps(seed), encoding="utf-8")
-    stderr_path = workdir / "commands-peer.stderr"
-    with open(stderr_path, "wb") as stderr:
-        proc = subprocess.Popen([peer_python, str(PEER), str(seed_path)], cwd=workdir, stdout=subprocess.PIPE,
-                                stderr=stderr)
-    try:
-        deadline = time.monotonic() + STARTUP_DEADLINE_S
-        port = _read_port(proc, deadline)
-        base_url = f"http://127.0.0.1:{port}/ocpi/cpo/2.2.1"
-        _wait_ready(base_url, deadline)
-    except Exception as exc:
-        _stop(proc)
-        raise RuntimeError(f"the commands peer did not start: {exc}\n{_tail(stderr_path)}") from exc
-    return proc, base_url, stderr_path
+    return start_peer(peer_python, seed, workdir, name="commands-peer")
 
 
 def stop_world(tmp: Path, peer_python: str, env_settings: Optional[Settings] = None) -> Iterator[StopWorld]:

@@ -2,7 +2,21 @@
 
 Runs inside the peer's own virtualenv (scripts/ocpi-peer-venv.sh), never in the
 project's. Usage: serve.py SEED_JSON. The seed holds `tokens` (credentials tokens C,
-plain text), `sessions` and `locations` (OCPI 2.2.1 objects as dicts).
+plain text), `sessions` and `locations` (OCPI 2.2.1 objects as dicts), and optionally
+`party_id` (default GRN).
+
+With `commands` in the seed the peer also plays the brand's own stations' CPO for the stop
+tests: extrawest-ocpi's Commands module (CPO role) validates the StopSession body, answers the
+CommandResponse at once and, when that is ACCEPTED, polls this CRUD for the charger's result every
+2 seconds and POSTs the CommandResult to the `response_url` with `result_token` (our receiver's
+token C). The CRUD plays the charger from the `commands` script, keyed by session id:
+
+    {"response": "ACCEPTED", "timeout": 30, "result": "ACCEPTED" | "REJECTED" | ... | null, "after_s": 0,
+     "complete": true}
+
+`result` null: the charger never answers (py_ocpi would post FAILED only after its own 5 minutes).
+`complete`: with an ACCEPTED result the session becomes COMPLETED in the Sessions module, as a CPO's would.
+A session id without a script gets UNKNOWN_SESSION.
 
 It binds 127.0.0.1 on a free port itself and prints `PORT <n>` on stdout before
 serving, so the fixture learns the port without a bind-then-release race.
@@ -13,8 +27,9 @@ import json
 import os
 import socket
 import sys
+import time
 from datetime import datetime, timezone
-from typing import Any, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 
 def _bind() -> socket.socket:
@@ -35,9 +50,15 @@ def _aware(value: Optional[datetime]) -> Optional[datetime]:
     return value
 
 
+def _iso(value: datetime) -> str:
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def main(seed_path: str) -> None:
     sock = _bind()
     port = sock.getsockname()[1]
+    with open(seed_path, encoding="utf-8") as fh:
+        seed = json.load(fh)
     # py_ocpi reads its settings from the environment at import time: set every one it
     # depends on, so a stray variable in CI (ENVIRONMENT=ci, NO_AUTH=1) cannot change the peer.
     os.environ.update(
@@ -48,7 +69,7 @@ def main(seed_path: str) -> None:
             "OCPI_PREFIX": "ocpi",
             "PROTOCOL": "http",
             "COUNTRY_CODE": "NL",
-            "PARTY_ID": "GRN",
+            "PARTY_ID": seed.get("party_id", "GRN"),
             "BACKEND_CORS_ORIGINS": "[]",
             "TRAILING_SLASH": "true",
             "CI_STRING_LOWERCASE_PREFERENCE": "true",  # the quirk the client must absorb
@@ -59,12 +80,15 @@ def main(seed_path: str) -> None:
     from py_ocpi import get_application
     from py_ocpi.core.authentication.authenticator import Authenticator
     from py_ocpi.core.crud import Crud
-    from py_ocpi.core.enums import ModuleID, RoleEnum
+    from py_ocpi.core.enums import Action, ModuleID, RoleEnum
     from py_ocpi.modules.versions.enums import VersionNumber
 
-    with open(seed_path, encoding="utf-8") as fh:
-        seed = json.load(fh)
     objects = {ModuleID.sessions: seed["sessions"], ModuleID.locations: seed["locations"]}
+    # py_ocpi lowercases CiString path ids; OCPI ids are case-insensitive anyway. The same dicts as in
+    # `objects`, so a session the charger completes is COMPLETED in its list too.
+    by_id: Dict[Any, Dict[str, Any]] = {m: {o["id"].lower(): o for o in items} for m, items in objects.items()}
+    script = {k.lower(): v for k, v in (seed.get("commands") or {}).items()}
+    accepted_at: Dict[str, float] = {}  # session id -> when the command was accepted (the charger's clock starts)
     tokens: List[str] = list(seed["tokens"])
 
     class SeededAuthenticator(Authenticator):
@@ -77,15 +101,25 @@ def main(seed_path: str) -> None:
             return []
 
     class InMemoryCrud(Crud):
-        """Read-only CRUD over the seed, with OCPI's list semantics (last_updated window)."""
+        """Read-only CRUD over the seed, with OCPI's list semantics (last_updated window), and the
+        charger behind the Commands module when the seed scripts one."""
 
         @classmethod
         async def get(cls, module: ModuleID, role: RoleEnum, id: Any, *args, **kwargs) -> Any:
-            # py_ocpi lowercases CiString path ids; OCPI ids are case-insensitive anyway.
-            for item in objects.get(module, []):
-                if item["id"].lower() == str(id).lower():
-                    return item
-            return None
+            if module == ModuleID.commands:
+                return cls._charger_result(kwargs["command_data"].session_id.lower())
+            return by_id.get(module, {}).get(str(id).lower())
+
+        @classmethod
+        def _charger_result(cls, sid: str) -> Any:
+            plan = script.get(sid) or {}
+            if plan.get("result") is None or time.monotonic() - accepted_at[sid] < plan.get("after_s", 0):
+                return None
+            session = by_id[ModuleID.sessions].get(sid)
+            if plan["result"] == "ACCEPTED" and plan.get("complete") and session is not None:
+                now = _iso(datetime.now(timezone.utc))
+                session.update(status="COMPLETED", end_date_time=now, last_updated=now)
+            return {"result": plan["result"], "message": []}
 
         @classmethod
         async def list(cls, module: ModuleID, role: RoleEnum, filters: dict, *args, **kwargs) -> Tuple[list, int, bool]:
@@ -102,6 +136,18 @@ def main(seed_path: str) -> None:
             return page, len(matching), offset + limit >= len(matching)
 
         @classmethod
+        async def do(cls, module: ModuleID, role: RoleEnum, action: Action, *args, **kwargs) -> Any:
+            if action == Action.get_client_token and script:
+                return seed["result_token"]  # how this CPO authenticates at the eMSP's receiver
+            if action == Action.send_command and script:
+                sid = str(args[0]["session_id"]).lower()
+                if sid not in script or sid not in by_id[ModuleID.sessions]:
+                    return {"result": "UNKNOWN_SESSION", "timeout": 0}
+                accepted_at[sid] = time.monotonic()
+                return {"result": script[sid]["response"], "timeout": script[sid].get("timeout", 30)}
+            raise NotImplementedError(action)
+
+        @classmethod
         async def create(cls, *args, **kwargs) -> Any:
             raise NotImplementedError
 
@@ -113,15 +159,12 @@ def main(seed_path: str) -> None:
         async def delete(cls, *args, **kwargs) -> Any:
             raise NotImplementedError
 
-        @classmethod
-        async def do(cls, *args, **kwargs) -> Any:
-            raise NotImplementedError
-
+    modules = [ModuleID.sessions, ModuleID.locations] + ([ModuleID.commands] if script else [])
     app = get_application(
         version_numbers=[VersionNumber.v_2_2_1],
         roles=[RoleEnum.cpo],
         crud=InMemoryCrud,
-        modules=[ModuleID.sessions, ModuleID.locations],
+        modules=modules,
         authenticator=SeededAuthenticator,
     )
     print(f"PORT {port}", flush=True)
