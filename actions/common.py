@@ -36,19 +36,35 @@ def identity_of(tracker: Tracker, settings: Settings) -> Optional[Identity]:
                                   conversation_id=tracker.sender_id, policy=settings.token_policy)
 
 
+def _decided_for_this_message(tracker: Tracker) -> Optional[str]:
+    """The language an earlier action of this turn set for the current message, if one did."""
+    for event in reversed(tracker.events or []):
+        if event.get("event") == "user":
+            return None
+        if event.get("event") == "slot" and event.get("name") == LANGUAGE_SLOT and isinstance(event.get("value"), str):
+            return event["value"]
+    return None
+
+
 def language_of(tracker: Tracker) -> str:
     """The conversation's language after the current message: its words when they tell (without the
     places, times and IDs the NLU found), else the language so far, else the app's locale
-    (metadata.locale, checked by the channel)."""
+    (metadata.locale, checked by the channel). Decided once per message: the form's next question
+    speaks the language its validation chose."""
+    decided = _decided_for_this_message(tracker)
+    if decided is not None:
+        return decided
     message = tracker.latest_message or {}
     locale = (message.get("metadata") or {}).get("locale")
     current = tracker.get_slot(LANGUAGE_SLOT)
     return choose_language(message.get("text"), locale if isinstance(locale, str) else None,
-                           current if isinstance(current, str) else None, message.get("entities") or ())
+                           current if isinstance(current, str) else None, message.get("entities") or (),
+                           answers_place=tracker.get_slot("requested_slot") == "location")
 
 
 def language_events(tracker: Tracker, language: str) -> List[Dict[Text, Any]]:
-    return [] if tracker.get_slot(LANGUAGE_SLOT) == language else [SlotSet(LANGUAGE_SLOT, language)]
+    """The language slot, set once per message (so later actions of the turn read the decision)."""
+    return [] if _decided_for_this_message(tracker) == language else [SlotSet(LANGUAGE_SLOT, language)]
 
 
 async def off_loop(function: Callable[..., T], *args: Any) -> T:

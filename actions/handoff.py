@@ -42,6 +42,18 @@ class ValidateHandoffForm(UsesSettings, FormValidationAction):
                                                   tracker.get_slot("session_id"))
         return [slot for slot in domain_slots if slot not in known]
 
+    async def get_validation_events(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                    domain: DomainDict) -> List[Dict[Text, Any]]:
+        """rasa_sdk validates only the fields still asked for, and Rasa keeps any other value the message gave
+        unchecked: a session ID typed by a logged-in driver that is not on their account would stand. Those
+        are checked the same way."""
+        events = await super().get_validation_events(dispatcher, tracker, domain)
+        checked = {event["name"] for event in events}
+        for slot, value in tracker.slots_to_validate().items():
+            if slot in self.domain_slots(domain) and slot not in checked:
+                events += [SlotSet(name, answer) for name, answer in self._answer(slot, value, dispatcher, tracker).items()]
+        return events
+
     def _answer(self, slot: Text, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker) -> Dict[Text, Any]:
         """Every field's answer goes through bot.conversation.handoff_fields.interpret_answer."""
         answer = self._read(slot, value, dispatcher, tracker)
@@ -56,6 +68,8 @@ class ValidateHandoffForm(UsesSettings, FormValidationAction):
     def _read(self, slot: Text, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker) -> Dict[Text, Any]:
         if tracker.get_slot("requested_slot") != slot:
             # Given unasked (an all-in-one message, or a correction): kept when it can be read.
+            if slot == "location":  # "het was nie Utrecht maar Amersfoort"
+                value = handoff_fields.corrected_place(value, (tracker.latest_message or {}).get("text"))
             return {slot: handoff_fields.interpret_answer(slot, value, read_message({}), self.settings, utcnow(),
                                                           _time_grain(tracker)).value}
         facts = read_message(tracker.latest_message or {})

@@ -11,8 +11,10 @@ from typing import Any, Dict, List, Text
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.check_session import ActionCheckSession
 from actions.common import SafeAction, say
 from bot.conversation import replies
+from bot.conversation.turn import WHICH_SESSION
 
 
 class ActionSmallTalk(SafeAction):
@@ -23,6 +25,9 @@ class ActionSmallTalk(SafeAction):
 
     async def handle(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                      domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
+        if tracker.get_slot("pending_question") == WHICH_SESSION:
+            # An answer to "which one?" ("eerste", "the Den Haag one, thanks") read as small talk: the turn reads it.
+            return await ActionCheckSession(self._settings).handle(dispatcher, tracker, domain)
         intent = ((tracker.latest_message or {}).get("intent") or {}).get("name")
         say(dispatcher, replies.small_talk(intent if isinstance(intent, str) else ""))
         return []

@@ -216,6 +216,38 @@ def handoff(reference: str) -> None:
     click.echo(text)
 
 
+@cli.command("stop-attempts")
+@click.option("--limit", default=50, show_default=True)
+def stop_attempts(limit: int) -> None:
+    """Every STOP_SESSION the assistant sent, newest first: when, account, session, response, result, outcome."""
+    from bot.apps.agent_view import render_stop_attempts_text
+
+    click.echo(render_stop_attempts_text(_settings(), limit))
+
+
+@cli.command("back-office-closes")
+@click.option("--pending", is_flag=True, help="Only the closes awaiting review.")
+def back_office_closes(pending: bool) -> None:
+    """Sessions closed in our own data after a refused stop (BOT_STOP_FALLBACK=back_office_close), oldest first."""
+    from bot.apps.agent_view import render_back_office_closes_text
+
+    click.echo(render_back_office_closes_text(_settings(), pending))
+
+
+@cli.command("back-office-reviewed")
+@click.argument("session_id")
+def back_office_reviewed(session_id: str) -> None:
+    """Mark the back-office close of a session reviewed."""
+    import getpass
+
+    from bot.apps.agent_view import mark_close_reviewed
+
+    done = mark_close_reviewed(_settings(), session_id, f"cli user {getpass.getuser()}")
+    if done is None:
+        raise click.ClickException(f"no back-office close of session {session_id!r}")
+    click.echo(f"Session {session_id}: {'marked reviewed' if done else 'already reviewed'}.")
+
+
 @cli.command()
 @click.option("--loop", "forever", is_flag=True, help="Keep delivering until stopped.")
 @click.option("--interval", default=5.0, show_default=True)

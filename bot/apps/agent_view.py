@@ -1,5 +1,8 @@
 """The agent-facing view of handoffs: an HTML page behind a token, and plain functions for the CLI.
 
+It also lists the STOP_SESSION attempts and the back-office closes awaiting review (`/stops`), where a
+close is marked reviewed (a POST); the CLI has the same (`bot stop-attempts`, `bot back-office-closes`).
+
 Access needs the configured token, as `Authorization: Bearer <token>` or `?token=<token>` (for a
 link opened in a browser; links on the page then carry it along). With no token configured the
 view refuses every request. Everything shown is HTML-escaped by Jinja's autoescape: transcripts
@@ -30,7 +33,9 @@ from aiohttp.abc import AbstractAccessLogger
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import select
 
+from bot.store import stop_commands
 from bot.store.db import session_scope
+from bot.domain.clock import utcnow
 from bot.domain.handoff_record import SUMMARY_FIELDS, HandoffRecord
 from bot.store.models import Handoff, HandoffOutbox
 from bot.settings import Settings
@@ -85,6 +90,80 @@ def get_handoff(settings: Settings, reference: str) -> Optional[Dict[str, Any]]:
             return None
         handoff, outbox = row
         return _summary(handoff, outbox)
+
+
+# --- stop commands: every attempt, and the back-office closes awaiting review ---------------------------
+# Who asked is the verified account: the audit row holds no card number and no token, nor is one shown here.
+
+
+def list_stop_attempts(settings: Settings, limit: int = 50) -> List[Dict[str, Any]]:
+    """Every STOP_SESSION attempt, newest first; datetimes as ISO 8601 UTC strings."""
+    limit = max(1, min(limit, MAX_LIST_LIMIT))
+    with session_scope(settings) as db:
+        attempts = stop_commands.recent_attempts(db, limit)
+    return [{"created_at": _iso(a.created_at), "account_id": a.account_id, "session_id": a.session_id,
+             "command": a.command, "response": a.response, "response_timeout_s": a.response_timeout_s,
+             "error": a.error, "result": a.result, "late_result": a.late_result, "confirmed_by": a.confirmed_by,
+             "outcome": a.outcome, "next_step": a.next_step, "finished_at": _iso(a.finished_at)}
+            for a in attempts]
+
+
+def list_back_office_closes(settings: Settings, pending_only: bool = False) -> List[Dict[str, Any]]:
+    """Sessions the assistant closed in our own data after a refused stop; oldest first."""
+    with session_scope(settings) as db:
+        closes = stop_commands.back_office_closes(db, pending_only)
+    return [{"session_id": c.session_id, "account_id": c.account_id, "closed_at": _iso(c.closed_at),
+             "ended_at": _iso(c.ended_at), "final_kwh": c.final_kwh, "reason": c.reason,
+             "needs_review": c.needs_review, "reviewed_at": _iso(c.reviewed_at)} for c in closes]
+
+
+def mark_close_reviewed(settings: Settings, session_id: str, who: str) -> Optional[bool]:
+    """True: marked reviewed now; False: it already was; None: no back-office close of that session."""
+    session_id = session_id.strip()
+    with session_scope(settings) as db:
+        done = stop_commands.mark_reviewed(db, session_id, utcnow())
+        if done is None and session_id != session_id.upper():  # typed in lower case; our ids are upper case
+            session_id = session_id.upper()
+            done = stop_commands.mark_reviewed(db, session_id, utcnow())
+    if done:
+        audit.info("%s marked the back-office close of session %s reviewed at %s", who, session_id,
+                   datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    return done
+
+
+def render_stop_attempts_text(settings: Settings, limit: int = 50) -> str:
+    """The attempts for the terminal, one line each."""
+    attempts = list_stop_attempts(settings, limit)
+    audit_read(f"the stop attempts ({len(attempts)})", f"cli user {getpass.getuser()}")
+    if not attempts:
+        return "No stop attempts yet."
+    zone = _zone(settings)
+    lines = [f"{'when':<24} {'account':<16} {'session':<14} {'command':<12} {'response':<26} {'result':<16} "
+             f"{'outcome':<28} next step"]
+    for a in attempts:
+        response = a["response"] or ("no answer: " + (a["error"] or "?").split(":")[0])
+        result = a["result"] or ("late " + a["late_result"] if a["late_result"] else "-")
+        outcome = a["outcome"] or "under way"
+        if a["confirmed_by"]:
+            outcome += f" ({a['confirmed_by']})"
+        lines.append(f"{local_time(a['created_at'], zone):<24} {a['account_id']:<16} {a['session_id']:<14} "
+                     f"{a['command']:<12} {response:<26} {result:<16} {outcome:<28} {a['next_step'] or '-'}")
+    return _printable("\n".join(lines))
+
+
+def render_back_office_closes_text(settings: Settings, pending_only: bool = False) -> str:
+    closes = list_back_office_closes(settings, pending_only)
+    audit_read(f"the back-office closes ({len(closes)})", f"cli user {getpass.getuser()}")
+    if not closes:
+        return "No back-office closes awaiting review." if pending_only else "No back-office closes."
+    zone = _zone(settings)
+    lines = [f"{'session':<14} {'account':<16} {'closed':<24} {'ended (last reading)':<24} {'final kWh':>9}  "
+             f"{'review':<32} reason"]
+    for c in closes:
+        review = "awaiting review" if c["needs_review"] else f"reviewed {local_time(c['reviewed_at'], zone)}"
+        lines.append(f"{c['session_id']:<14} {c['account_id']:<16} {local_time(c['closed_at'], zone):<24} "
+                     f"{local_time(c['ended_at'], zone):<24} {c['final_kwh']:>9.3f}  {review:<32} {c['reason']}")
+    return _printable("\n".join(lines))
 
 
 def _zone(settings: Settings):
@@ -243,10 +322,30 @@ def make_app(settings: Settings) -> web.Application:
         audit_read(f"handoff {handoff['reference']}", request["who"])
         return page("agent_detail.html", h=handoff, token_qs=request["token_qs"])
 
+    async def stops(request: web.Request) -> web.Response:
+        try:
+            limit = int(request.query.get("limit", "100"))
+        except ValueError:
+            raise web.HTTPBadRequest(text="limit must be a number\n")
+        pending_only = request.query.get("pending") == "1"
+        attempts = await in_thread(list_stop_attempts, settings, limit)
+        closes = await in_thread(list_back_office_closes, settings, pending_only)
+        audit_read(f"the stop attempts ({len(attempts)}) and back-office closes ({len(closes)})", request["who"])
+        return page("agent_stops.html", attempts=attempts, closes=closes, pending_only=pending_only,
+                    token_qs=request["token_qs"])
+
+    async def reviewed(request: web.Request) -> web.Response:
+        done = await in_thread(mark_close_reviewed, settings, request.match_info["session_id"], request["who"])
+        if done is None:
+            return web.Response(status=404, text="No back-office close of that session.\n")
+        raise web.HTTPSeeOther("/stops" + request["token_qs"])
+
     app = web.Application(middlewares=[_token_guard(settings)])
     app.router.add_get("/", index)
     app.router.add_get("/handoffs", index)
     app.router.add_get("/handoffs/{reference}", detail)
+    app.router.add_get("/stops", stops)
+    app.router.add_post("/stops/closes/{session_id}/reviewed", reviewed)
     app.on_response_prepare.append(_security_headers)
     return app
 

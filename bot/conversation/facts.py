@@ -36,6 +36,14 @@ def says(name: str, text: str) -> bool:
     return bool(text) and pattern(name).search(text) is not None
 
 
+def not_a_place(text: str, start: int, end: int) -> bool:
+    """Whether a place the NLU found in `text` at [start, end) is none: a greeting on its own ("Goedendag")
+    or part of the driver's name ("mijn naam is Kees Breda")."""
+    if says("greeting_only", text[start:end]):
+        return True
+    return any(m.start() <= start and end <= m.end() for m in pattern("own_name").finditer(text))
+
+
 @dataclass(frozen=True)
 class TurnFacts:
     text: str

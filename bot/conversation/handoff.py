@@ -145,7 +145,7 @@ def _account_checked(settings: Settings, identity: Optional[Identity], fields: A
     with session_scope(settings) as db:
         cards = charging_repo.account_cards(db, identity.account_id)
         own_session = bool(fields.session_id) and fields.session_id != handoff_fields.NOT_KNOWN and \
-            charging_repo.session_case(db, identity.account_id, fields.session_id) is not None
+            charging_repo.owns_session(db, identity.account_id, fields.session_id)
     card = fields.card_number if fields.card_number in cards else (", ".join(cards) or None)
     session_id = fields.session_id if own_session or fields.session_id == handoff_fields.NOT_KNOWN else None
     return replace(fields, card_number=card, session_id=session_id)

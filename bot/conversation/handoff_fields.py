@@ -11,7 +11,7 @@ from typing import Any, Mapping, Optional, Set
 from bot.store import charging_repo
 from bot.store.db import session_scope
 from bot.domain.identifiers import find_card_numbers, find_session_ids, normalise_session_id
-from bot.conversation.facts import TurnFacts, says
+from bot.conversation.facts import TurnFacts, pattern, says
 from bot.domain.identity import Identity
 from bot.settings import Settings
 from bot.domain.timeparse import parse_answer_time
@@ -48,7 +48,7 @@ def _account_case(settings: Settings, identity: Optional[Identity], session_id: 
 
 def owns_session(settings: Settings, identity: Identity, session_id: str) -> bool:
     with session_scope(settings) as db:
-        return charging_repo.session_case(db, identity.account_id, session_id) is not None
+        return charging_repo.owns_session(db, identity.account_id, session_id)
 
 
 def known_from_account(settings: Settings, identity: Optional[Identity], session_id: Optional[str]) -> Set[str]:
@@ -103,6 +103,23 @@ def parse_location(value: Any) -> Optional[str]:
     if len(text) < 2 or not re.search(r"[^\W\d_]{2}", text):
         return None
     return text[:MAX_LOCATION_LENGTH]
+
+
+# What joins the place a driver takes back to the one they mean: "not Utrecht but Amersfoort".
+_CORRECTION_JOINS = re.compile(r"^[\s,;:-]*(but|rather|instead|maar|wel|doch)?\b[\s,;:-]*", re.IGNORECASE)
+
+
+def corrected_place(value: Any, text: str) -> Any:
+    """A place without the one the driver's message takes back: "Utrecht maar Amersfoort" in "het was nie
+    Utrecht maar Amersfoort" is Amersfoort. Anything else is returned as it is."""
+    if not isinstance(value, str) or not isinstance(text, str):
+        return value
+    kept = value
+    for negated in pattern("negated_place").finditer(text):
+        named = negated.group(0).split()[-1]  # the place's (last) word after "not"/"niet"
+        kept = re.sub(rf"(?i)^(.*?)\b{re.escape(named)}\b", "", kept, count=1) if named.lower() in kept.lower() else kept
+    kept = _CORRECTION_JOINS.sub("", kept).strip()
+    return kept if kept and kept != value and parse_location(kept) else value
 
 
 # A charging session a driver asks about started in the last year, and not tomorrow.
@@ -180,7 +197,9 @@ def interpret_answer(slot: str, value: Any, facts: TurnFacts, settings: Settings
         if parsed is not None:
             return FormAnswer(parsed)
     gives_details = bool(set(FORM_SLOTS.values()) & set(facts.entities))
-    if (facts.leaving or (facts.intent == "goodbye" and not facts.dont_know)) and not gives_details:
+    # "can't see it anywhere, skip it" skips this question even when classified as leaving; "forget it" leaves.
+    classified_leaving = facts.intent in ("cancel", "goodbye") and not facts.dont_know
+    if (says("leaving", facts.text) or classified_leaving) and not gives_details:
         return FormAnswer(None, leave=True)
     unsure = own_entity not in facts.entities and (facts.dont_know or facts.no)
     others = set(FORM_SLOTS.values()) - {own_entity}
@@ -203,6 +222,8 @@ def interpret_answer(slot: str, value: Any, facts: TurnFacts, settings: Settings
     if facts.intent in NOT_AN_ANSWER and own_entity not in facts.entities and (
             slot != "location" or len(facts.text.split()) <= 2):
         return FormAnswer(None, reask=True)
+    if slot == "location":
+        value = corrected_place(value, facts.text)
     parsed = _parse(slot, value, settings, now, grain)
     if parsed is not None:
         return FormAnswer(parsed)

@@ -36,13 +36,20 @@ def choose(facts: TurnFacts, candidates: Sequence[SessionSummary], current: Opti
     if typed in ids:
         return typed
     text = facts.text or ""
+    if len(ids) == 1 and says("own_one", text):
+        return ids[0]  # "then the one on my account" after an ID that is not theirs
     if len(candidates) >= 2 and current in ids and says("other_one", text):
         others = [i for i in ids if i != current]
         return others[0] if len(others) == 1 else None
     for name, index in (("ordinal_first", 0), ("ordinal_second", 1), ("ordinal_third", 2), ("ordinal_last", -1)):
         if says(name, text) and -len(ids) <= index < len(ids):
             return ids[index]
-    wanted = pattern("negated_place").sub(" ", text)  # "Amsterdam, not Den Haag"
+    return named(text, candidates)
+
+
+def named(text: str, candidates: Sequence[SessionSummary]) -> Optional[str]:
+    """The one session whose place or operator the text names ("the Shell one", "Amsterdam, not Den Haag")."""
+    wanted = pattern("negated_place").sub(" ", text or "")
     scored = sorted(((_score(c, wanted), c.session_id) for c in candidates), reverse=True)
     if scored and scored[0][0] >= _MATCH and (len(scored) == 1 or scored[1][0] < scored[0][0]):
         return scored[0][1]

@@ -30,13 +30,14 @@ def languages() -> Tuple[str, ...]:
 
 
 def choose_language(text: Optional[str], locale: Optional[str], current: Optional[str],
-                    entities: Iterable[Mapping[str, Any]] = ()) -> str:
+                    entities: Iterable[Mapping[str, Any]] = (), answers_place: bool = False) -> str:
     """The conversation's language after a message (bot.domain.language.choose_language).
 
     What the NLU found in the message (`entities`, with `start` and `end`: places, operators, times,
     IDs) belongs to no language and is left out: "Apeldoorn, the charger at the theatre" is English.
-    A clicked button sends its payload ("/kwh_not_increasing"), which tells no language either."""
-    if not isinstance(text, str) or text.lstrip().startswith("/"):
+    A clicked button sends its payload ("/kwh_not_increasing"), which tells no language either, and
+    neither does the answer to "where was it?" (`answers_place`): "Alphen aan den Rijn" is a name."""
+    if not isinstance(text, str) or text.lstrip().startswith("/") or (answers_place and current):
         return detection.choose_language(None, locale, current, languages(), language_markers())
     spans = sorted({(e["start"], e["end"]) for e in entities
                     if isinstance(e, Mapping) and isinstance(e.get("start"), int) and isinstance(e.get("end"), int)},

@@ -32,6 +32,7 @@ class TriageInput:
     typed_identifier: bool = False          # the driver typed a card number or session ID
     driver_cannot_start: bool = False
     kwh_reported: Optional[str] = None      # "rising" / "flat", what the driver told us
+    pointed_at: Optional[str] = None        # an ended session the driver named by place or operator
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,9 @@ def triage(settings: Settings, request: TriageInput, now: datetime) -> TriageRes
         else:
             active = charging_repo.active_sessions(db, account_id)
             if not active:
-                latest = charging_repo.latest_session(db, account_id)
+                recent = charging_repo.recent_sessions(db, account_id)
+                # The one they named ("the one at Vianen last week"), else their latest.
+                latest = next((r for r in recent if r.session_id == request.pointed_at), recent[0] if recent else None)
                 return TriageResult(Outcome.NO_SESSION, replies.no_active_session_reply(latest, settings),
                                     _undiagnosed(Outcome.NO_SESSION, request),
                                     session_id=latest.session_id if latest else None)

@@ -14,7 +14,7 @@ from bot.conversation import replies, stop_flow
 from bot.conversation.facts import TurnFacts, says
 from bot.conversation.handoff_fields import owns_session
 from bot.conversation.replies import Reply
-from bot.conversation.session_choice import choose
+from bot.conversation.session_choice import choose, named
 from bot.conversation.triage import TriageInput, TriageResult, triage
 from bot.domain.identity import Identity
 from bot.domain.outcomes import Outcome
@@ -27,6 +27,8 @@ from bot.store.db import session_scope
 KWH_QUESTION = "kwh_trend"
 WHICH_SESSION = "which_session"
 CONFIRM_HANDOFF = "confirm_handoff"
+# Answered by the small-talk action, except while "which one?" is open: "eerste" can be taken for thanks.
+SMALL_TALK_INTENTS = ("greet", "thank", "goodbye")
 # The kind of guidance an answer of the article is (the `advice` slot).
 FAQ_ADVICE = {"ask_why_still_active": "faq_why", "ask_billing_impact": "faq_billing",
               "ask_update_time": "faq_update_time"}
@@ -102,16 +104,18 @@ def decide(settings: Settings, facts: TurnFacts, state: TurnState, identity: Opt
             # Typed by the driver, not on their account: flagged for the agent, never taken as theirs.
             foreign, session_id = session_id, None
             decision.slots.update(foreign_session_id=foreign, session_id=None)
-        if len(active) > 1:
+        if len(active) > 1 or (active and state.pending_question == WHICH_SESSION):
             chosen = choose(facts, active, session_id)
             if chosen is not None:
                 session_id = chosen
-            elif state.pending_question == WHICH_SESSION and facts.entities.get("session_id") is None:
+            elif len(active) > 1 and state.pending_question == WHICH_SESSION and facts.entities.get("session_id") is None:
                 session_id = None
         if session_id is not None:
             decision.slots["session_id"] = session_id
-
-    wants_person = facts.wants_person or (state.handoff_after_choice and session_id is not None)
+    # "the first one please", "de oudste": an answer to "which one?" asks for nobody unless its words do.
+    answered_choice = state.pending_question == WHICH_SESSION and session_id is not None
+    asks_person = says("wants_person", facts.text) if answered_choice else facts.wants_person
+    wants_person = asks_person or (state.handoff_after_choice and session_id is not None)
     if wants_person:
         if identity is not None and session_id is None and len(active) > 1:
             result = _triage(settings, identity, None, kwh, cannot_start, now)
@@ -119,13 +123,22 @@ def decide(settings: Settings, facts: TurnFacts, state: TurnState, identity: Opt
         if identity is not None and session_id is None:
             latest = active[0] if active else _latest(settings, identity)
             session_id = latest.session_id if latest else None
-        return _handoff(settings, decision, identity, state, session_id)
+        # Asked "shall I pass on what you gave so far?", "yes, send it to someone" passes it: no new form.
+        partial = state.handoff_partial and state.pending_question == CONFIRM_HANDOFF
+        return _handoff(settings, decision, identity, state, session_id, partial=partial)
 
     if facts.intent == "bot_challenge":
         decision.replies.append(replies.i_am_a_bot())
         return decision
 
-    if facts.leaving and state.pending_question is None:
+    if facts.intent in SMALL_TALK_INTENTS and session_id == state.session_id:
+        # Thanks or a goodbye while "which one?" is open (the small-talk action passes those here): no choice in it.
+        decision.replies.append(replies.small_talk(facts.intent))
+        decision.slots["pending_question"] = None if facts.intent == "goodbye" else state.pending_question
+        return decision
+
+    if facts.leaving and state.pending_question is None and session_id == state.session_id:
+        # ("no wait, the Amsterdam one" changes the session: that is no goodbye.)
         decision.replies.append(replies.anything_else())
         return decision
 
@@ -154,11 +167,12 @@ def decide(settings: Settings, facts: TurnFacts, state: TurnState, identity: Opt
     if foreign is not None and facts.entities.get("session_id") == foreign:
         result = _triage(settings, identity, foreign, kwh, cannot_start, now)
         return _advice(decision, result, pending=WHICH_SESSION if result.reply.buttons else None)
-    result = _triage(settings, identity, session_id, kwh, cannot_start, now)
+    pointed = _ended_session_named(settings, identity, facts) if not active and session_id is None else None
+    result = _triage(settings, identity, session_id, kwh, cannot_start, now, pointed_at=pointed)
     if result.outcome is Outcome.CHOOSE_SESSION:
         decision.slots["session_id"] = None
         return _advice(decision, result, pending=WHICH_SESSION)
-    if result.session_id and result.outcome is not Outcome.NO_SESSION:
+    if result.session_id and (result.outcome is not Outcome.NO_SESSION or result.session_id == pointed):
         decision.slots["session_id"] = result.session_id
     if result.outcome is Outcome.STILL_CHARGING and unplugged and kwh != "flat":
         # Unplugged, yet the meter still rises: not something the driver can fix.
@@ -214,9 +228,16 @@ def _off_topic(facts: TurnFacts, state: TurnState, kwh: Optional[str], cannot_st
 
 
 def _triage(settings: Settings, identity: Optional[Identity], session_id: Optional[str], kwh: Optional[str],
-            cannot_start: bool, now: datetime, typed: bool = False) -> TriageResult:
+            cannot_start: bool, now: datetime, typed: bool = False, pointed_at: Optional[str] = None) -> TriageResult:
     return triage(settings, TriageInput(identity=identity, session_id=session_id, typed_identifier=typed,
-                                        driver_cannot_start=cannot_start, kwh_reported=kwh), now)
+                                        driver_cannot_start=cannot_start, kwh_reported=kwh, pointed_at=pointed_at), now)
+
+
+def _ended_session_named(settings: Settings, identity: Identity, facts: TurnFacts) -> Optional[str]:
+    """With nothing active, the ended session the message names by place or operator ("the one at Vianen")."""
+    with session_scope(settings) as db:
+        recent = charging_repo.recent_sessions(db, identity.account_id)
+    return named(facts.text, recent) if len(recent) > 1 else None  # by name only: "my last one" is no order here
 
 
 def _advice(decision: TurnDecision, result: TriageResult, pending: Optional[str] = None,

@@ -10,7 +10,9 @@ for the measurement that chose it). A chat message is often too short or too neu
 
 1. identifiers (card numbers, session and EVSE IDs), e-mail addresses, web addresses, numbers, times
    and punctuation are removed first: they belong to no language;
-2. what is left must have at least MIN_LETTERS letters, or the message keeps `default`;
+2. chat words of one language alone (`markers`, from the catalogues), at least MIN_MARKER_WORDS of them
+   and none of another language's, decide without the detector;
+   what is left must have at least MIN_LETTERS letters, or the message keeps `default`;
 3. the detector, restricted to the supported languages, must prefer one by at least MIN_MARGIN
    (its confidence for the winner minus that for the runner-up, 0..1), MIN_MARGIN_SHORT when at most
    SHORT_WORDS words are left ("hallo", "thanks", "de andere"), or the message keeps `default`.
@@ -24,7 +26,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 from types import MappingProxyType
-from typing import Collection, List, Mapping, Optional, Sequence, Tuple
+from typing import Collection, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from bot.domain.identifiers import find_card_numbers, find_evse_ids, find_session_ids
 
@@ -42,6 +44,8 @@ SHORT_WORDS = 3
 # A conversation that has a language switches only on a sentence: a short answer is often a place name,
 # and Dutch place names are Dutch words ("Heerlen", "den haag" in "the den haag one").
 MIN_SWITCH_WORDS = 3
+# Chat words (`markers`) of one language and none of another: that many decide without the detector.
+MIN_MARKER_WORDS = 2
 # Only this much of a message is read: the language shows in its first sentences.
 MAX_CHARS = 400
 
@@ -81,7 +85,12 @@ def choose_language(text: Optional[str], locale: Optional[str], current: Optiona
     if kept and len(words.split()) < MIN_SWITCH_WORDS:
         return kept  # a word or two ("ja hoor", "de tweede", "Heerlen") never switches a conversation
     fallback = kept or (DEFAULT_LANGUAGE if DEFAULT_LANGUAGE in supported else supported[0])
-    return _detect(words, fallback, supported, markers)
+    chosen = _detect(words, fallback, supported, markers)
+    if kept and chosen != kept:
+        counts = _marker_counts(words, markers, supported)
+        if counts[kept] > counts[chosen]:
+            return kept  # "the den haag one": the sentence's own words are the conversation's language
+    return chosen
 
 
 def prepare(text: str) -> str:
@@ -125,11 +134,23 @@ def _detect(words: str, default: str, supported: Sequence[str], markers: Mapping
     """detect_language on words `prepare` has already made."""
     if len(supported) < 2:
         return default
+    counts = _marker_counts(words, markers, supported)
+    marked = [language for language, count in counts.items() if count]
+    if len(marked) == 1 and counts[marked[0]] >= MIN_MARKER_WORDS:
+        # Chat words of one language alone ("my ... its been open since the weekend"): the detector can be
+        # misled by a lower-case place name ("utrecht jaarbeurs") or typos; these words cannot.
+        return marked[0]
     if sum(c.isalpha() for c in words) >= MIN_LETTERS:
         language, margin = _classify(words, tuple(supported))
         if decided(words, margin):
             return language
     return _marked(words, markers, supported) or default
+
+
+def _marker_counts(words: str, markers: Mapping[str, Collection[str]], supported: Sequence[str]) -> Dict[str, int]:
+    """Per language, how many of the words are its own chat words (`markers`)."""
+    lowered = words.lower().split()
+    return {language: sum(word in markers.get(language, ()) for word in lowered) for language in supported}
 
 
 def _marked(words: str, markers: Mapping[str, Collection[str]], supported: Sequence[str]) -> Optional[str]:

@@ -28,6 +28,11 @@ class StopOutcome(str, Enum):
     ALREADY_TRIED = "already_tried"  # one command per session: a repeat is refused before sending
 
 
+# Outcomes decided without the charger's result: a CommandResult arriving after them is kept on the audit row
+# as `late_result` (never acted on: the driver was told, and a person has it).
+LATE_RESULT_OUTCOMES = frozenset({StopOutcome.NO_RESULT.value, StopOutcome.UNREACHABLE.value})
+
+
 class NextStep(str, Enum):
     TELL_STOPPED = "tell_stopped"
     BACK_OFFICE_CLOSE = "back_office_close"  # marked ended in our data, flagged for review

@@ -218,9 +218,31 @@ def parse_answer_time(text: str, now: datetime, tz: str, language: Optional[str]
             if later.grain in ("hour", "minute") and (local_now.date() - later.value.astimezone(zone).date()).days <= 1:
                 clock = later.value.astimezone(zone)
                 day = first.value.astimezone(zone).date()
-                value = datetime(day.year, day.month, day.day, clock.hour, clock.minute, tzinfo=zone)
+                hour = _in_part_of_day(clock.hour, later.text, text[first.start:later.end + 40])
+                value = datetime(day.year, day.month, day.day, hour, clock.minute, tzinfo=zone)
                 return TimeMatch(first.start, later.end, text[first.start:later.end], value, later.grain)
     return first
+
+
+# A part of the day said apart from the clock time ("two days ago, in the morning, about 9"; "'s ochtends").
+_SAID_MORNING = re.compile(r"\b(morning|a\.?m\.?|ochtends?|morgens|voormiddag)\b", re.IGNORECASE)
+_SAID_LATER = re.compile(r"\b(afternoon|evening|p\.?m\.?|middags?|avonds?|namiddag)\b", re.IGNORECASE)
+
+
+_EXPLICIT_CLOCK = re.compile(r"\b(0[0-9]|1[3-9]|2[0-3])[:.h]?[0-5]?[0-9]?\b|[ap]\.?m\b", re.IGNORECASE)
+
+
+def _in_part_of_day(hour: int, clock_text: str, words: str) -> int:
+    """A guessed 12-hour clock time ("about 9") moved into the part of the day the driver named elsewhere in
+    the answer; a clock time that says it ("20:00", "9pm") stays."""
+    if _EXPLICIT_CLOCK.search(clock_text):
+        return hour
+    morning, later = _SAID_MORNING.search(words), _SAID_LATER.search(words)
+    if morning and not later and 12 < hour < 24:
+        return hour - 12
+    if later and not morning and 1 <= hour < 12:
+        return hour + 12
+    return hour
 
 
 def _grammars(language: Optional[str]) -> Tuple[str, ...]:

@@ -64,10 +64,12 @@ from bot.conversation import replies
 from bot.conversation.replies import Reply
 from bot.conversation.texts import choose_language, in_language
 from bot.domain.identity import claimed_account, turn_claim, verify_token
+from bot.rasa_plugins import action_results
 from bot.rasa_plugins.stores import speaking
 from bot.settings import ChannelLimits, Settings, get_settings
 
 logger = logging.getLogger(__name__)
+action_results.install()  # every Rasa server of the project loads this module
 
 # A chat message, not a document. NLU work grows with the number of tokens (DIET's attention
 # quadratically): measured on this model, 500 one-letter words take 0.18 s, 100 words under 0.04 s.

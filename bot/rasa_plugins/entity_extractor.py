@@ -47,6 +47,7 @@ from spacy.matcher import PhraseMatcher
 from spacy.tokens import Doc, Span
 from spacy.util import filter_spans
 
+from bot.conversation.facts import not_a_place
 from bot.domain.identifiers import find_card_numbers, find_evse_ids, find_session_ids
 from bot.domain.timeparse import find_time_expressions
 from bot.settings import get_settings
@@ -60,6 +61,7 @@ TIME = "time"
 OPERATOR = "operator"
 # When two findings overlap, the earlier type wins: a card number is never also a time.
 OWNED_TYPES = (CARD_NUMBER, EVSE_ID, SESSION_ID, TIME, OPERATOR)
+LOCATION = "location"  # found by the CRF; dropped here when it is a greeting or a name
 
 # Real messages are short; only this much of a pasted wall of text is read.
 MAX_CHARS = 10_000
@@ -289,6 +291,7 @@ class ChargingEntityExtractor(GraphComponent, EntityExtractorMixin):
                 others = [
                     e for e in message.get(ENTITIES, [])
                     if e.get(ENTITY_ATTRIBUTE_TYPE) not in OWNED_TYPES and not _within_any(e, found)
+                    and not _no_place(e, text)
                 ]
                 message.set(ENTITIES, others + self.add_extractor_name(found), add_to_output=True)
             except Exception as exc:  # noqa: BLE001 - one odd message must not break the assistant
@@ -317,6 +320,13 @@ class ChargingEntityExtractor(GraphComponent, EntityExtractorMixin):
             if not any(found.start < k.end and k.start < found.end for k in kept):
                 kept.append(found)
         return [_as_rasa_entity(f) for f in sorted(kept, key=lambda f: f.start)]
+
+
+def _no_place(entity: Dict[str, Any], text: str) -> bool:
+    """A "place" that is a greeting or the driver's own name (the CRF takes "Goedendag" and "Kees Breda" for places)."""
+    start, end = entity.get(ENTITY_ATTRIBUTE_START), entity.get(ENTITY_ATTRIBUTE_END)
+    return entity.get(ENTITY_ATTRIBUTE_TYPE) == LOCATION and isinstance(start, int) and isinstance(end, int) \
+        and not_a_place(text, start, end)
 
 
 def _within_any(entity: Dict[str, Any], found: List[Dict[str, Any]]) -> bool:

@@ -96,6 +96,18 @@ def _summary(r: ChargingSession) -> SessionSummary:
                           r.location.operator.name, r.location.address)
 
 
+def recent_sessions(db: Session, account_id: str, limit: int = 10) -> List[SessionSummary]:
+    """The account's sessions, newest first, whatever their status."""
+    rows = db.execute(
+        select(ChargingSession)
+        .options(joinedload(ChargingSession.location).joinedload(Location.operator))
+        .where(ChargingSession.account_id == account_id)
+        .order_by(ChargingSession.start_datetime.desc())
+        .limit(limit)
+    ).scalars()
+    return [_summary(r) for r in rows]
+
+
 def latest_session(db: Session, account_id: str) -> Optional[SessionSummary]:
     row = db.execute(
         select(ChargingSession)
@@ -121,6 +133,13 @@ def session_case(db: Session, account_id: str, session_id: str) -> Optional[Sess
         merged.update((t, Reading(timestamp=t, kwh=k)) for t, k in received)
         case = replace(case, readings=tuple(merged[t] for t in sorted(merged)))
     return case
+
+
+def owns_session(db: Session, account_id: str, session_id: str) -> bool:
+    """Whether the session is this account's: one indexed lookup, without the session's history."""
+    return db.execute(
+        select(ChargingSession.id).where(ChargingSession.id == session_id, ChargingSession.account_id == account_id)
+    ).first() is not None
 
 
 def account_cards(db: Session, account_id: str) -> List[str]:

@@ -50,6 +50,8 @@ from bot.domain.ocpi import (
     parse_time,
     stored_last_updated,
 )
+from bot.domain.stop_command import LATE_RESULT_OUTCOMES
+from bot.store.command_models import BackOfficeClose, CommandAttempt
 from bot.store.models import ChargeCard, ChargingSession, Evse, Location, Operator
 from bot.store.ocpi_models import (
     OcpiCdr,
@@ -67,6 +69,8 @@ Op = Union[SessionUpdate, CdrRecord, LocationUpdate]
 _S = OcpiSession.__table__
 _R = OcpiReading.__table__
 _CS = ChargingSession.__table__
+_CA = CommandAttempt.__table__
+_BOC = BackOfficeClose.__table__
 _CLOSED = ("COMPLETED", "INVALID")
 
 
@@ -233,12 +237,30 @@ def unregister(conn: Connection, registration_id: int) -> None:
         token_c_sha256=None, token_b=None, state="unregistered", updated_at=utcnow()))
 
 
-def store_command_result(conn: Connection, registration_id: int, command: str, uid: str,
-                         result: CommandResult) -> Result:
-    values = dict(registration_id=registration_id, command=command, uid=uid, result=result.result,
+# The same answer for a uid we never sent and for one sent to another party: the uid's existence is not told.
+NOT_OUR_COMMAND = Result(2001, "no command of ours with this id was sent to this party", 404)
+
+
+def store_command_result(conn: Connection, peer: Peer, command: str, uid: str, result: CommandResult) -> Result:
+    """A CommandResult posted to a response_url we gave: kept only when it answers a command we sent (its
+    audit row in `command_attempts`) and comes from the platform that speaks for the party running that
+    command's session, which is the CPO the command went to. Anyone else, even knowing the uid, gets 2001.
+
+    When we had already stopped waiting for it (outcome decided without a result), it is written to the
+    audit row as the late result here, on arrival."""
+    sent = conn.execute(select(_CA.c.id, _CS.c.country_code, _CS.c.party_id)
+                        .join(_CS, _CS.c.id == _CA.c.session_id)
+                        .where(_CA.c.command == command, _CA.c.uid == uid)).first()
+    if sent is None or (sent.country_code, sent.party_id) not in peer.parties:
+        return NOT_OUR_COMMAND
+    values = dict(registration_id=peer.registration_id, command=command, uid=uid, result=result.result,
                   message=result.message, received_at=utcnow())
     done = conn.execute(_insert_ignore(conn, OcpiCommandResult.__table__).values(**values))
-    return CREATED if done.rowcount else Result(1000, "already received")
+    if not done.rowcount:
+        return Result(1000, "already received")
+    conn.execute(update(_CA).where(_CA.c.id == sent.id, _CA.c.outcome.in_(LATE_RESULT_OUTCOMES),
+                                   _CA.c.late_result.is_(None)).values(late_result=result.result))
+    return CREATED
 
 
 # --- the station: operator, location, EVSE rows the assistant reads ------------------------------------
@@ -374,7 +396,12 @@ _ROW_COLUMNS = ("country_code", "party_id", "session_id", "status", "kwh", "star
                 "conflict", "cdr_id", "object")
 # Built once: building a Core statement (and its cache key) per batch cost more CPU than executing it.
 _UPDATE_SESSIONS = update(_S).where(_S.c.id == bindparam("b_pk")).values({c: bindparam("b_" + c) for c in _ROW_COLUMNS})
-_UPDATE_MIRRORS = update(_CS).where(_CS.c.id == bindparam("b_id")).values(
+# A session we closed ourselves (a back-office close after a refused STOP_SESSION) stays closed in what the
+# assistant reads: the CPO's later updates are kept in ocpi_sessions and its readings, but one that would
+# make the mirror anything but COMPLETED or INVALID is not mirrored. A CPO's own end still is.
+_NOT_REOPENING_A_CLOSE = or_(bindparam("b_status").in_(_CLOSED),
+                             ~select(_BOC.c.id).where(_BOC.c.session_id == _CS.c.id).exists())
+_UPDATE_MIRRORS = update(_CS).where(_CS.c.id == bindparam("b_id"), _NOT_REOPENING_A_CLOSE).values(
     status=bindparam("b_status"), kwh=bindparam("b_kwh"), end_datetime=bindparam("b_end"),
     last_updated=bindparam("b_last_updated"), start_datetime=bindparam("b_start"))
 
@@ -429,7 +456,9 @@ _PG_FLUSH = _prepared("ocpi_flush_sessions", _FLUSH_ARGS,
     " evse_uid = v.evse_uid, token_uid = v.token_uid, contract_id = v.contract_id, unknown_card = v.unknown_card,"
     " mirrored = v.mirrored, conflict = v.conflict, cdr_id = v.cdr_id, object = v.object FROM v WHERE t.id = v.id),"
     " m AS (UPDATE charging_sessions c SET status = v.status, kwh = v.kwh, end_datetime = v.end_datetime,"
-    " last_updated = v.last_updated, start_datetime = v.start_datetime FROM v WHERE v.mirrored AND c.id = v.sid)"
+    " last_updated = v.last_updated, start_datetime = v.start_datetime FROM v WHERE v.mirrored AND c.id = v.sid"
+    " AND (v.status IN ('COMPLETED', 'INVALID')"  # as _NOT_REOPENING_A_CLOSE
+    " OR NOT EXISTS (SELECT 1 FROM back_office_closes b WHERE b.session_id = c.id)))"
     " INSERT INTO ocpi_readings (session_ref, timestamp, kwh) SELECT * FROM unnest($r_ref, $r_ts, $r_kwh)"
     " ON CONFLICT DO NOTHING")
 
@@ -724,6 +753,10 @@ class OcpiStore:
                       card_contract_id=contract_id, account_id=account_id, location_id=state.location_id,
                       evse_uid=state.evse_uid, last_updated=state.last_updated)
         if conn.execute(select(_CS.c.id).where(_CS.c.id == sid)).first():
+            if state.status not in _CLOSED and conn.execute(
+                    select(_BOC.c.id).where(_BOC.c.session_id == sid)).first() is not None:
+                for closed in ("status", "end_datetime", "kwh", "last_updated"):  # as _NOT_REOPENING_A_CLOSE
+                    del values[closed]
             conn.execute(update(_CS).where(_CS.c.id == sid).values(**values))
         else:
             conn.execute(insert(_CS).values(id=sid, **values))

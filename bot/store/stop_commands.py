@@ -14,6 +14,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from bot.domain.stop_command import LATE_RESULT_OUTCOMES
 from bot.store.command_models import BackOfficeClose, CommandAttempt
 from bot.store.models import ChargingSession, SessionStatus
 from bot.store.ocpi_models import OcpiCdr, OcpiCommandResult, OcpiLocation, OcpiSession
@@ -84,9 +85,19 @@ def record_response(db: Session, uid: str, response: Optional[str], timeout_s: O
 
 def record_outcome(db: Session, uid: str, result: Optional[str], result_at: Optional[datetime],
                    confirmed_by: Optional[str], outcome: str, next_step: str, now: datetime) -> None:
+    """The attempt's end. An outcome decided without a result may have missed one by a moment: the receiver
+    writes a late result onto rows that already carry such an outcome, so what arrived between our last look
+    and this write is picked up here (this UPDATE comes first: it takes the row's write lock)."""
     db.execute(update(CommandAttempt).where(CommandAttempt.uid == uid).values(
         result=result, result_at=result_at, confirmed_by=confirmed_by, outcome=outcome, next_step=next_step,
         finished_at=now))
+    if outcome in LATE_RESULT_OUTCOMES:
+        row = db.execute(select(CommandAttempt.command).where(CommandAttempt.uid == uid)).first()
+        late = received_result(db, row.command, uid) if row is not None else None
+        if late is not None:
+            db.execute(update(CommandAttempt).where(CommandAttempt.uid == uid,
+                                                    CommandAttempt.late_result.is_(None)).values(
+                late_result=late.result))
 
 
 @dataclass(frozen=True)
@@ -105,8 +116,11 @@ def received_result(db: Session, command: str, uid: str) -> Optional[ReceivedRes
 
 def record_late_results(db: Session, session_id: Optional[str] = None) -> int:
     """Results that arrived after we stopped waiting (of one session, or all): kept on the audit row, never
-    acted on (the driver was already told, and a person has it). Returns how many rows were completed."""
-    query = select(CommandAttempt).where(CommandAttempt.outcome.in_(("no_result", "unreachable")),
+    acted on (the driver was already told, and a person has it). Returns how many rows were completed.
+
+    The receiver already writes them on arrival (`ocpi_ingest.store_command_result`); this sweeps up rows of
+    results stored before it did."""
+    query = select(CommandAttempt).where(CommandAttempt.outcome.in_(LATE_RESULT_OUTCOMES),
                                          CommandAttempt.late_result.is_(None))
     if session_id is not None:
         query = query.where(CommandAttempt.session_id == session_id)
@@ -189,7 +203,47 @@ def back_office_close(db: Session, uid: str, session_id: str, final_kwh: float, 
                            final_kwh=final_kwh, reason=reason[:200], needs_review=True))
 
 
-def closes_to_review(db: Session) -> list:
-    return [(r.session_id, r.final_kwh, r.reason, r.closed_at) for r in db.execute(
-        select(BackOfficeClose).where(BackOfficeClose.needs_review.is_(True)).order_by(BackOfficeClose.closed_at)
-    ).scalars()]
+# --- for the people who review: every attempt, and the closes awaiting review -------------------------
+
+
+def recent_attempts(db: Session, limit: int = 50) -> list:
+    """The newest attempts first (every one, whatever came of it)."""
+    rows = db.execute(select(CommandAttempt).order_by(CommandAttempt.created_at.desc(), CommandAttempt.id.desc())
+                      .limit(max(1, limit))).scalars().all()
+    return [_view(r) for r in rows]
+
+
+@dataclass(frozen=True)
+class CloseView:
+    """A back-office close as plain values, with who asked for the stop that led to it (an account)."""
+
+    session_id: str
+    account_id: str
+    closed_at: datetime
+    ended_at: datetime
+    final_kwh: float
+    reason: str
+    needs_review: bool
+    reviewed_at: Optional[datetime]
+
+
+def back_office_closes(db: Session, pending_only: bool = False) -> list:
+    """Back-office closes, oldest first (the longest waiting on top); `pending_only`: those awaiting review."""
+    query = (select(BackOfficeClose, CommandAttempt.account_id)
+             .join(CommandAttempt, CommandAttempt.id == BackOfficeClose.attempt_id)
+             .order_by(BackOfficeClose.closed_at, BackOfficeClose.id))
+    if pending_only:
+        query = query.where(BackOfficeClose.needs_review.is_(True))
+    return [CloseView(c.session_id, account_id, c.closed_at, c.ended_at, c.final_kwh, c.reason, c.needs_review,
+                      c.reviewed_at) for c, account_id in db.execute(query).all()]
+
+
+def mark_reviewed(db: Session, session_id: str, now: datetime) -> Optional[bool]:
+    """Marks a session's back-office close reviewed. True: done now; False: it already was; None: no such close."""
+    row = db.execute(select(BackOfficeClose).where(BackOfficeClose.session_id == session_id)).scalar_one_or_none()
+    if row is None:
+        return None
+    if not row.needs_review:
+        return False
+    row.needs_review, row.reviewed_at = False, now
+    return True

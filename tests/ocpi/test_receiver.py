@@ -11,7 +11,9 @@ from bot.domain.ocpi import iso
 from bot.store.charging_repo import session_case
 from bot.store.db import session_scope
 from bot.store.models import ChargingSession, Evse, Location, Operator
-from bot.store.ocpi_models import OcpiCdr, OcpiReading, OcpiSession
+from bot.domain.stop_command import STOP_SESSION
+from bot.store import stop_commands
+from bot.store.ocpi_models import OcpiCdr, OcpiCommandResult, OcpiReading, OcpiSession
 from bot.apps.ocpi_receiver import make_store
 from tests.ocpi.receiver_support import (
     ACCOUNT_ID,
@@ -19,6 +21,7 @@ from tests.ocpi.receiver_support import (
     connector,
     evse,
     location,
+    register_directly,
     request_ids,
     session,
     start_receiver,
@@ -172,11 +175,65 @@ def test_tokens_sender_pages_with_link_and_total_count(rx):
     ocpi(rx.call("GET", "/tokens?date_from=yesterday"), 400, 2001)
 
 
+def sent_stop(rx, uid: str = "CMD-1", sid: str = "SES-GRN-1") -> None:
+    """A STOP_SESSION we sent (its audit row) for a session of NL/GRN, as the stop flow leaves it."""
+    if row(rx, sid)[2] is None:
+        ocpi(rx.call("PUT", f"/sessions/NL/GRN/{sid}", session(sid)), 201)
+    with session_scope(rx.settings) as db:
+        assert stop_commands.reserve_attempt(db, uid, STOP_SESSION, sid, ACCOUNT_ID, utc_now())
+
+
+def stored_results(rx):
+    with session_scope(rx.settings) as db:
+        return db.execute(select(OcpiCommandResult.uid, OcpiCommandResult.result)).all()
+
+
 def test_command_result_is_received_once(rx):
-    ocpi(rx.call("POST", "/commands/START_SESSION/CMD-1", {"result": "ACCEPTED"}), 201)
-    ocpi(rx.call("POST", "/commands/START_SESSION/CMD-1", {"result": "ACCEPTED"}), 200)
-    ocpi(rx.call("POST", "/commands/START_SESSION/CMD-2", {"result": "MAYBE"}), 400, 2001)
-    ocpi(rx.call("POST", "/commands/SELF_DESTRUCT/CMD-3", {"result": "ACCEPTED"}), 404, 2001)
+    sent_stop(rx)
+    ocpi(rx.call("POST", "/commands/STOP_SESSION/CMD-1", {"result": "ACCEPTED"}), 201)
+    ocpi(rx.call("POST", "/commands/STOP_SESSION/CMD-1", {"result": "REJECTED"}), 200)
+    assert stored_results(rx) == [("CMD-1", "ACCEPTED")], "the first one counts"
+    ocpi(rx.call("POST", "/commands/STOP_SESSION/CMD-1", {"result": "MAYBE"}), 400, 2001)
+    ocpi(rx.call("POST", "/commands/SELF_DESTRUCT/CMD-1", {"result": "ACCEPTED"}), 404, 2001)
+
+
+def test_a_command_result_is_taken_only_from_the_party_the_command_went_to(rx):
+    sent_stop(rx, "CMD-7")
+    other = register_directly(rx.settings, parties=(("NL", "ALG"),), label="another CPO")
+    # Another registered CPO that learnt the uid: refused, and nothing stored that could block the real one.
+    ocpi(rx.call("POST", "/commands/STOP_SESSION/CMD-7", {"result": "REJECTED"}, token=other), 404, 2001)
+    # A uid we never sent, and a command we never send: the same answer, whoever asks.
+    ocpi(rx.call("POST", "/commands/STOP_SESSION/CMD-8", {"result": "ACCEPTED"}), 404, 2001)
+    ocpi(rx.call("POST", "/commands/START_SESSION/CMD-7", {"result": "ACCEPTED"}), 404, 2001)
+    assert stored_results(rx) == []
+    ocpi(rx.call("POST", "/commands/STOP_SESSION/CMD-7", {"result": "ACCEPTED"}), 201)
+    assert stored_results(rx) == [("CMD-7", "ACCEPTED")]
+
+
+def test_a_result_after_the_flow_stopped_waiting_is_written_to_the_audit_row_on_arrival(rx):
+    sent_stop(rx, "CMD-LATE")
+    sent_stop(rx, "CMD-INTIME", "SES-GRN-2")
+    with session_scope(rx.settings) as db:  # the flow gave up waiting: no result, a person has it
+        stop_commands.record_outcome(db, "CMD-LATE", None, None, None, "no_result", "handoff", utc_now())
+    ocpi(rx.call("POST", "/commands/STOP_SESSION/CMD-LATE", {"result": "ACCEPTED"}), 201)
+    # Still waiting (no outcome yet): the flow itself reads it as its result, it is not late.
+    ocpi(rx.call("POST", "/commands/STOP_SESSION/CMD-INTIME", {"result": "REJECTED"}), 201)
+    with session_scope(rx.settings) as db:
+        late = stop_commands.attempt(db, "CMD-LATE")
+        in_time = stop_commands.attempt(db, "CMD-INTIME")
+        assert stop_commands.record_late_results(db) == 0, "nothing left for the sweep"
+    assert (late.outcome, late.result, late.late_result) == ("no_result", None, "ACCEPTED")
+    assert (in_time.outcome, in_time.late_result) == (None, None)
+
+
+def test_a_result_arriving_just_before_the_outcome_is_written_is_kept_as_late(rx):
+    """The receiver stores it while the flow is between its last look and writing its outcome."""
+    sent_stop(rx, "CMD-RACE")
+    ocpi(rx.call("POST", "/commands/STOP_SESSION/CMD-RACE", {"result": "FAILED"}), 201)
+    with session_scope(rx.settings) as db:
+        stop_commands.record_outcome(db, "CMD-RACE", None, None, None, "no_result", "handoff", utc_now())
+    with session_scope(rx.settings) as db:
+        assert stop_commands.attempt(db, "CMD-RACE").late_result == "FAILED"
 
 
 # --- sessions ----------------------------------------------------------------------------------------
@@ -198,6 +255,58 @@ def test_put_then_patches_become_readings_and_the_mirror_the_assistant_reads(rx)
         case = session_case(db, ACCOUNT_ID, "SES-GRN-1")
     assert [r.kwh for r in case.readings] == [0.0, 2.5, 5.0, 7.5]
     assert case.station.party_id == "GRN"
+
+
+def back_office_closed(rx, sid: str, kwh: float, ended) -> None:
+    """What the stop flow's fallback leaves: a refused STOP_SESSION, the session closed in our data."""
+    uid = f"CMD-{sid}"
+    with session_scope(rx.settings) as db:
+        assert stop_commands.reserve_attempt(db, uid, STOP_SESSION, sid, ACCOUNT_ID, utc_now())
+        stop_commands.back_office_close(db, uid, sid, kwh, ended, "STOP_SESSION rejected", utc_now())
+
+
+def test_a_back_office_closed_session_is_not_reopened_by_the_cpos_later_updates(rx):
+    start = utc_now() - timedelta(hours=30)
+    ocpi(rx.call("PUT", "/sessions/NL/GRN/SES-GRN-1", session(start=start, kwh=16.5,
+                                                              updated=start + timedelta(minutes=90))), 201)
+    ended = start + timedelta(minutes=90)
+    back_office_closed(rx, "SES-GRN-1", 16.5, ended)
+    # The CPO, still believing it runs, says ACTIVE again (a PATCH, then a whole PUT).
+    ocpi(rx.call("PATCH", "/sessions/NL/GRN/SES-GRN-1",
+                 {"status": "ACTIVE", "kwh": 16.5, "last_updated": iso(utc_now() - timedelta(minutes=2))}))
+    ocpi(rx.call("PUT", "/sessions/NL/GRN/SES-GRN-1",
+                 session(start=start, kwh=16.5, updated=utc_now() - timedelta(minutes=1))))
+    stored, readings, mirror = row(rx)
+    assert stored.status == "ACTIVE", "the CPO's own copy is kept as it sent it"
+    assert len(readings) == 3, "its readings too"
+    assert (mirror.status, mirror.kwh, mirror.end_datetime) == ("COMPLETED", 16.5, ended), \
+        "what the assistant reads stays closed"
+    with session_scope(rx.settings) as db:
+        assert session_case(db, ACCOUNT_ID, "SES-GRN-1").facts.status == "COMPLETED"
+    # The CPO's own end is still taken: its data are better than our close.
+    end = utc_now()
+    ocpi(rx.call("PATCH", "/sessions/NL/GRN/SES-GRN-1",
+                 {"status": "COMPLETED", "kwh": 16.7, "end_date_time": iso(end), "last_updated": iso(end)}))
+    mirror = row(rx)[2]
+    assert (mirror.status, mirror.kwh, mirror.end_datetime) == ("COMPLETED", 16.7, end)
+
+
+def test_a_back_office_close_holds_when_the_cpo_first_pushes_the_session_afterwards(rx):
+    """Our copy came from elsewhere (no OCPI row yet); the CPO's first PUT of it must not reopen it."""
+    start = utc_now() - timedelta(hours=30)
+    ocpi(rx.call("PUT", "/sessions/NL/GRN/SES-GRN-1", session(start=start)), 201)  # the station's rows
+    ended = start + timedelta(minutes=90)
+    with session_scope(rx.settings) as db:
+        card = db.get(ChargingSession, "SES-GRN-1").card_contract_id
+        db.add(ChargingSession(id="SES-GRN-9", country_code="NL", party_id="GRN", status="ACTIVE",
+                               start_datetime=start, kwh=16.5, card_contract_id=card, account_id=ACCOUNT_ID,
+                               location_id="LOC-GRN-1", evse_uid="EVSE-GRN-1-1", last_updated=ended))
+    back_office_closed(rx, "SES-GRN-9", 16.5, ended)
+    ocpi(rx.call("PUT", "/sessions/NL/GRN/SES-GRN-9",
+                 session("SES-GRN-9", start=start, kwh=16.5, updated=utc_now() - timedelta(minutes=1))), 201)
+    stored, _, mirror = row(rx, "SES-GRN-9")
+    assert stored.status == "ACTIVE" and stored.mirrored
+    assert (mirror.status, mirror.kwh, mirror.end_datetime) == ("COMPLETED", 16.5, ended)
 
 
 def test_older_updates_do_not_change_the_session_and_repeats_change_nothing(rx):

@@ -69,7 +69,7 @@ def test_a_driver_who_writes_dutch_is_answered_in_dutch_and_the_language_is_kept
     # "ok" tells no language: the conversation stays Dutch; a clear English sentence switches it.
     _, slots, _ = run(ActionCheckSession(seeded_now), tracker("ok", account="wait", slots={"language": "nl"},
                                                               intent="affirm"))
-    assert "language" not in slots
+    assert slots["language"] == "nl"
     messages, slots, _ = run(ActionCheckSession(seeded_now),
                              tracker("sorry, can you answer in English please? my session is still open",
                                      account="wait", slots={"language": "nl"}))
@@ -79,7 +79,7 @@ def test_a_driver_who_writes_dutch_is_answered_in_dutch_and_the_language_is_kept
 def test_a_clicked_button_keeps_the_conversations_language(seeded_now):
     messages, slots, _ = run(ActionCheckSession(seeded_now), tracker("/kwh_not_increasing", slots={"language": "nl"},
                                                                      intent="kwh_not_increasing"))
-    assert "language" not in slots and "Je kunt je pas gewoon blijven gebruiken" in messages[0]["text"]
+    assert slots["language"] == "nl" and "Je kunt je pas gewoon blijven gebruiken" in messages[0]["text"]
 
 
 def test_the_apps_locale_chooses_the_language_when_the_words_do_not(seeded_now):
@@ -97,6 +97,27 @@ def test_the_form_asks_in_the_conversations_language(seeded_now):
     assert messages[0]["text"].startswith("Where was the charging session")
 
 
+def test_a_place_given_to_the_form_does_not_switch_the_language(seeded_now):
+    """"Alphen aan den Rijn" reads as Dutch, but it answers "where was it?" in an English conversation."""
+    from actions.handoff import ValidateHandoffForm
+    from actions.say import ActionAskTime
+
+    answer = tracker("Alphen aan den Rijn", slots={"language": "en", "requested_slot": "location"}, intent="inform")
+    _, slots, _ = run(ValidateHandoffForm(seeded_now), answer)
+    assert slots["language"] == "en"
+    # The next question is asked in the language the validation chose for this message, not detected again.
+    asked = tracker("Alphen aan den Rijn", slots={"language": "en", "requested_slot": "time"}, events=[
+        {"event": "user", "text": "Alphen aan den Rijn", "timestamp": 1_764_000_000.0, "metadata": {}},
+        {"event": "slot", "name": "language", "value": "en"},
+        {"event": "slot", "name": "location", "value": "Alphen aan den Rijn"},
+    ])
+    messages, _, _ = run(ActionAskTime(seeded_now), asked)
+    assert messages[0]["text"].startswith("When did the session start")
+    # Without that decision in the turn, the same words would have been taken for Dutch.
+    messages, _, _ = run(ActionAskTime(seeded_now), tracker("Alphen aan den Rijn", slots={"language": "en"}))
+    assert messages[0]["text"].startswith("Wanneer")
+
+
 def test_form_skips_what_the_account_already_tells(seeded_now):
     form = ValidateHandoffForm(seeded_now)
     domain_slots = ["card_number", "location", "time", "session_id"]
@@ -106,6 +127,17 @@ def test_form_skips_what_the_account_already_tells(seeded_now):
     assert ask(tracker(account="blocked", slots={"session_id": "SES-100003"})) == []
     # another account's session ID is not theirs: their own only session is what the handoff is about
     assert ask(tracker(account="wait", slots={"session_id": "SES-100003"})) == []
+
+
+def test_a_session_id_not_on_the_account_is_never_kept_even_when_the_form_no_longer_asks_for_it(seeded_now):
+    """The account knows the session, so the form asks nothing; Rasa would keep the typed ID unchecked."""
+    text = "session SES-100004 is still active, get me someone"
+    t = tracker(text, account="wait", intent="request_human", slots={"session_id": "SES-100004"})
+    t.events.append({"event": "slot", "name": "session_id", "value": "SES-100004"})
+    domain = {"forms": {"handoff_form": {"required_slots": ["card_number", "location", "time", "session_id"]}}}
+    events = asyncio.run(ValidateHandoffForm(seeded_now).get_validation_events(CollectingDispatcher(), t, domain))
+    slots = {e["name"]: e["value"] for e in events}
+    assert slots["session_id"] is None and slots["foreign_session_id"] == "SES-100004"
 
 
 def asked(slot, text, intent="inform", entities=()):

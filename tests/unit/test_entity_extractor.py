@@ -189,6 +189,22 @@ def test_a_place_that_is_only_an_operators_name_is_dropped_a_wider_one_kept(extr
     ]
 
 
+def _places(text, *values):
+    """The CRF's location entities for these words of `text`."""
+    return [{"entity": "location", "start": text.index(v), "end": text.index(v) + len(v), "value": v,
+             "extractor": "CRFEntityExtractor"} for v in values]
+
+
+def test_a_greeting_or_the_drivers_name_is_no_place(extractor):
+    text = "Goedendag, mijn naam is Kees Breda, mijn sessie bij station Deventer staat nog actief"
+    entities = _process(extractor, text, _places(text, "Goedendag", "Breda", "station Deventer"))
+    assert [(e["entity"], e["value"]) for e in entities] == [("location", "station Deventer")]
+
+    english = "hello, my name is Sam Utrecht, stuck at Utrecht Centraal"
+    entities = _process(extractor, english, _places(english, "Utrecht", "Utrecht Centraal"))
+    assert [e["value"] for e in entities] == ["Utrecht Centraal"]
+
+
 def test_a_card_number_is_not_also_a_time_or_an_evse(extractor):
     card = "NL-EFL-C10000001-1"
     assert _found(extractor, card) == [("card_number", card, card)]

@@ -144,3 +144,20 @@ def test_chat_words_of_one_language_tell_what_the_detector_cannot(text, expected
     from bot.conversation.texts import choose_language as conversation_language
 
     assert conversation_language(text, None, None) == expected
+
+
+@pytest.mark.parametrize("text, current, expected", [
+    # Words of one language alone decide, where the detector is misled by a lower-case place or typos.
+    ("my sesison at utrecht jaarbeurs never closd, its been open since the weekend or so", None, "en"),
+    ("Amersfoort, the garage by the station", "en", "en"),
+    # A sentence with more of the conversation's own words than the other's does not switch it.
+    ("the den haag one", "en", "en"),
+    ("Apeldoorn, the charger at the Orpheus theatre", "en", "en"),
+    # A driver who switches is still followed.
+    ("sorry het was zeven uur nie zes", "en", "nl"),
+    ("can u help me with my session", "nl", "en"),
+])
+def test_the_words_of_one_language_outweigh_the_detector(text, current, expected):
+    from bot.conversation.texts import choose_language as conversation_language
+
+    assert conversation_language(text, None, current) == expected

@@ -400,3 +400,20 @@ def test_english_clock_times_in_words(answer, hour, minute):
 
 def test_a_range_of_minutes_is_no_clock_time():
     assert find_time_expressions("I waited ten to twelve minutes", NOW, TZ, language="en") == []
+
+
+@pytest.mark.parametrize("text, expected", [
+    # A day, then a clock time whose part of the day is said apart from it (NOW is Monday 25 Nov 2024).
+    ("two days ago at 8 in the morning", datetime(2024, 11, 23, 8, 0, tzinfo=AMS)),
+    ("ok. three days ago, in the morning, about 9", datetime(2024, 11, 22, 9, 0, tzinfo=AMS)),
+    ("three days ago, about 9 in the evening", datetime(2024, 11, 22, 21, 0, tzinfo=AMS)),
+    ("drie dagen terug, 's ochtends rond negen uur", datetime(2024, 11, 22, 9, 0, tzinfo=AMS)),
+    # A clock time that says which one it is stays as said.
+    ("two days ago at 20:00 in the morning", datetime(2024, 11, 23, 20, 0, tzinfo=AMS)),
+    ("two days ago, in the evening, at 9am", datetime(2024, 11, 23, 9, 0, tzinfo=AMS)),
+])
+def test_an_answer_names_its_day_and_its_part_of_the_day_apart_from_the_clock(text, expected):
+    from bot.domain.timeparse import parse_answer_time
+
+    found = parse_answer_time(text, NOW, TZ)
+    assert found is not None and found.value == expected and found.grain == "hour"

@@ -49,6 +49,24 @@ def test_a_session_is_chosen_by_order_operator_or_place_and_can_be_changed(seede
     assert turn(seeded, "sorry, I meant the other one", "inform", "two", chosen).slots["session_id"] == "SES-100006"
 
 
+def test_an_answer_to_which_one_is_a_choice_whatever_the_classifier_calls_it(seeded):
+    state = TurnState(pending_question=WHICH_SESSION)
+    # "eerste graag" read as a request for a person, "eerste" as thanks: both pick the first session.
+    picked = turn(seeded, "eerste graag", "request_human", "two", state)
+    assert picked.slots["session_id"] == "SES-100006" and not picked.start_handoff
+    assert picked.outcome is Outcome.WAIT
+    assert turn(seeded, "eerste", "thank", "two", state).slots["session_id"] == "SES-100006"
+    # Its words still ask for a person when they do.
+    assert turn(seeded, "the first one, and get me a person", "request_human", "two", state).start_handoff
+    # Thanks that choose nothing is answered as thanks, and the question stays open.
+    thanks = turn(seeded, "thanks", "thank", "two", state)
+    assert thanks.outcome is None and thanks.slots["pending_question"] == WHICH_SESSION
+    # "no wait, Amsterdam, not Den Haag" after choosing Den Haag changes the session: it is no goodbye.
+    chosen = TurnState(session_id="SES-100007")
+    changed = turn(seeded, "nee wacht, amsterdam, nie den haag", "cancel", "two", chosen)
+    assert changed.slots["session_id"] == "SES-100006" and changed.outcome is Outcome.WAIT
+
+
 def test_a_logged_in_driver_asking_for_a_person_is_asked_nothing_the_account_knows(seeded):
     d = turn(seeded, "can I talk to someone", "request_human", "wait")
     assert d.start_handoff and d.slots["session_id"] == "SES-100001"
@@ -93,3 +111,45 @@ def test_the_same_advice_twice_is_not_repeated_word_for_word(seeded):
     again = turn(seeded, "it's still active", "session_still_active", "wait",
                  TurnState(last_reply=first.slots["last_reply"]))
     assert again.replies[0].text != first.replies[0].text and len(again.replies[0].text) < len(first.replies[0].text)
+
+
+def test_asked_to_pass_what_it_has_a_request_for_a_person_passes_it(seeded):
+    """After "forget it, I'll wait", the offer to pass the details so far; "ja, stuur het maar door naar
+    een medewerker" is a yes to that, not a new form."""
+    offered = TurnState(pending_question=CONFIRM_HANDOFF, handoff_partial=True)
+    d = turn(seeded, "eigenlijk ja, stuur het maar door naar een medewerker", "request_human", state=offered)
+    assert d.submit_handoff and not d.start_handoff
+
+
+def test_a_question_skipped_in_the_form_is_not_known_and_forget_it_still_leaves(seeded):
+    from bot.conversation.handoff_fields import NOT_KNOWN, interpret_answer
+
+    skipped = TurnFacts("zie het nergens, sla maar over", "cancel", {"cancel": 0.8})
+    assert interpret_answer("session_id", skipped.text, skipped, seeded, NOW).value == NOT_KNOWN
+    left = TurnFacts("vergeet het maar, ik wacht wel", "cancel", {"cancel": 0.8})
+    assert interpret_answer("time", left.text, left, seeded, NOW).leave
+
+
+def test_a_place_taken_back_is_not_kept():
+    from bot.conversation.handoff_fields import corrected_place
+
+    assert corrected_place("Utrecht maar Amersfoort", "oh wacht, het was nie Utrecht maar Amersfoort") == "Amersfoort"
+    assert corrected_place("Den Haag but Delft", "sorry, not Den Haag but Delft") == "Delft"
+    assert corrected_place("Utrecht Centraal", "I was at Utrecht Centraal") == "Utrecht Centraal"
+
+
+def test_after_an_id_not_on_the_account_the_one_on_it_can_be_chosen_in_words(seeded):
+    asked = turn(seeded, "can you check SES-100003 for me, it won't close", "session_still_active", "overdue",
+                 entities={"session_id": "SES-100003"}, state=TurnState(session_id="SES-100003"))
+    assert asked.slots["pending_question"] == WHICH_SESSION and asked.slots.get("session_id") is None
+    d = turn(seeded, "hm, then just the one on my account please", "request_human", "overdue",
+             state=TurnState(pending_question=WHICH_SESSION))
+    assert d.slots["session_id"] == "SES-100004" and d.outcome is Outcome.OWN_STATION_PERSON and d.start_handoff
+
+
+def test_with_nothing_active_the_ended_session_named_by_place_is_the_one_talked_about(seeded):
+    d = turn(seeded, "the one I did at Vianen the other day still says active", "session_still_active", "done")
+    assert d.outcome is Outcome.NO_SESSION and d.slots["session_id"] == "SES-100009"
+    assert "SES-100009" in d.replies[0].text
+    latest = turn(seeded, "my session still says active", "session_still_active", "done")
+    assert "SES-100008" in latest.replies[0].text and "session_id" not in latest.slots

@@ -473,7 +473,7 @@ async def post_command_result(request: web.Request) -> web.Response:
     (uid,) = ids(request, ("uid", 36))
     result = checked(check_command_result, await read_json(request))
     return from_result(await in_thread(_in_transaction, request.app[STORE], ocpi_ingest.store_command_result,
-                                       peer.registration_id, command, uid, result))
+                                       peer, command, uid, result))
 
 
 # --- the application ---------------------------------------------------------------------------------
