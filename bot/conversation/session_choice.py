@@ -29,8 +29,12 @@ def _score(candidate: SessionSummary, text: str) -> float:
     return best
 
 
-def choose(facts: TurnFacts, candidates: Sequence[SessionSummary], current: Optional[str]) -> Optional[str]:
-    """The session ID the driver means, or None when the message does not single one out."""
+def choose(facts: TurnFacts, candidates: Sequence[SessionSummary], current: Optional[str],
+           answering: bool = False) -> Optional[str]:
+    """The session ID the driver means, or None when the message does not single one out.
+
+    `answering`: the message answers "which one?"; then "the one that's been open for days" means the oldest
+    (said unasked, it describes their problem, not a choice)."""
     ids = [c.session_id for c in candidates]
     typed = facts.entities.get("session_id")
     if typed in ids:
@@ -44,6 +48,8 @@ def choose(facts: TurnFacts, candidates: Sequence[SessionSummary], current: Opti
     for name, index in (("ordinal_first", 0), ("ordinal_second", 1), ("ordinal_third", 2), ("ordinal_last", -1)):
         if says(name, text) and -len(ids) <= index < len(ids):
             return ids[index]
+    if answering and len(candidates) >= 2 and says("open_for_long", text):
+        return min(candidates, key=lambda c: c.start).session_id
     return named(text, candidates)
 
 

@@ -105,7 +105,7 @@ def decide(settings: Settings, facts: TurnFacts, state: TurnState, identity: Opt
             foreign, session_id = session_id, None
             decision.slots.update(foreign_session_id=foreign, session_id=None)
         if len(active) > 1 or (active and state.pending_question == WHICH_SESSION):
-            chosen = choose(facts, active, session_id)
+            chosen = choose(facts, active, session_id, answering=state.pending_question == WHICH_SESSION)
             if chosen is not None:
                 session_id = chosen
             elif len(active) > 1 and state.pending_question == WHICH_SESSION and facts.entities.get("session_id") is None:

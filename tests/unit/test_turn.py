@@ -58,6 +58,10 @@ def test_an_answer_to_which_one_is_a_choice_whatever_the_classifier_calls_it(see
     assert turn(seeded, "eerste", "thank", "two", state).slots["session_id"] == "SES-100006"
     # Its words still ask for a person when they do.
     assert turn(seeded, "the first one, and get me a person", "request_human", "two", state).start_handoff
+    # "The one that's been open for days" answers it with the older session; said unasked it chooses nothing.
+    assert turn(seeded, "the one that's been open for days", "inform", "two", state).slots["session_id"] == "SES-100007"
+    unasked = turn(seeded, "my session has been open for days", "session_still_active", "two")
+    assert unasked.outcome is Outcome.CHOOSE_SESSION
     # Thanks that choose nothing is answered as thanks, and the question stays open.
     thanks = turn(seeded, "thanks", "thank", "two", state)
     assert thanks.outcome is None and thanks.slots["pending_question"] == WHICH_SESSION
