@@ -37,6 +37,7 @@ from bot.store import stop_commands
 from bot.store.db import session_scope
 from bot.domain.clock import utcnow
 from bot.domain.handoff_record import SUMMARY_FIELDS, HandoffRecord
+from bot.domain.identifiers import normalise_session_id
 from bot.store.models import Handoff, HandoffOutbox
 from bot.settings import Settings
 
@@ -119,12 +120,10 @@ def list_back_office_closes(settings: Settings, pending_only: bool = False) -> L
 
 def mark_close_reviewed(settings: Settings, session_id: str, who: str) -> Optional[bool]:
     """True: marked reviewed now; False: it already was; None: no back-office close of that session."""
-    session_id = session_id.strip()
+    # "ses 104233" is our SES-104233; a CPO's own id is taken as typed.
+    session_id = normalise_session_id(session_id) or session_id.strip()
     with session_scope(settings) as db:
         done = stop_commands.mark_reviewed(db, session_id, utcnow())
-        if done is None and session_id != session_id.upper():  # typed in lower case; our ids are upper case
-            session_id = session_id.upper()
-            done = stop_commands.mark_reviewed(db, session_id, utcnow())
     if done:
         audit.info("%s marked the back-office close of session %s reviewed at %s", who, session_id,
                    datetime.now(timezone.utc).isoformat(timespec="seconds"))

@@ -18,8 +18,9 @@ from typing import Iterable, Mapping, Optional
 
 from bot.settings import PROJECT_ROOT, rasa_process_env
 
-MODEL_INPUTS = ("config.yml", "domain.yml", "data", "bot/rasa_plugins/entity_extractor.py", "bot/domain/identifiers.py",
-                "bot/domain/timeparse.py")
+MODEL_INPUTS = ("config.yml", "domain.yml", "data", "bot/rasa_plugins/entity_extractor.py",
+                "bot/rasa_plugins/negation_featurizer.py", "bot/rasa_plugins/intent_classifier.py",
+                "bot/domain/identifiers.py", "bot/domain/timeparse.py")
 
 
 def _files(root: Path, inputs: Iterable[str]) -> Iterable[Path]:

@@ -92,6 +92,11 @@ class TurnFacts:
         return None
 
     @property
+    def kwh_in_words(self) -> bool:
+        """The message itself says what the meter does ("the kWh stopped going up")."""
+        return says("kwh_flat", self.text) or says("kwh_rising", self.text)
+
+    @property
     def unplugged(self) -> bool:
         return says("unplugged", self.text)
 

@@ -116,9 +116,13 @@ def corrected_place(value: Any, text: str) -> Any:
         return value
     kept = value
     for negated in pattern("negated_place").finditer(text):
-        named = negated.group(0).split()[-1]  # the place's (last) word after "not"/"niet"
-        kept = re.sub(rf"(?i)^(.*?)\b{re.escape(named)}\b", "", kept, count=1) if named.lower() in kept.lower() else kept
-    kept = _CORRECTION_JOINS.sub("", kept).strip()
+        phrase = negated.group(0)
+        named = phrase.split()[-1]  # the place's (last) word after "not"/"niet"
+        if phrase.lower() in kept.lower():  # "Amersfoort, niet Utrecht": only the phrase taken back goes
+            kept = re.sub(re.escape(phrase), "", kept, count=1, flags=re.IGNORECASE)
+        elif named.lower() in kept.lower():  # "Utrecht maar Amersfoort": what comes before it goes too
+            kept = re.sub(rf"(?i)^(.*?)\b{re.escape(named)}\b", "", kept, count=1)
+    kept = _CORRECTION_JOINS.sub("", kept).strip(" ,;:-")
     return kept if kept and kept != value and parse_location(kept) else value
 
 

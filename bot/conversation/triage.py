@@ -20,6 +20,7 @@ from bot.domain.identity import Identity
 from bot.domain.outcomes import Outcome, ProviderOutcome
 from bot.integrations.provider_status import ProviderView, check_provider
 from bot.conversation.replies import Reply
+from bot.conversation.session_choice import named
 from bot.settings import Settings
 
 _DRIVER_KWH = {"rising": KwhTrend.RISING, "flat": KwhTrend.FLAT}
@@ -32,7 +33,7 @@ class TriageInput:
     typed_identifier: bool = False          # the driver typed a card number or session ID
     driver_cannot_start: bool = False
     kwh_reported: Optional[str] = None      # "rising" / "flat", what the driver told us
-    pointed_at: Optional[str] = None        # an ended session the driver named by place or operator
+    message: str = ""                       # the driver's words, which may name an ended session
 
 
 @dataclass(frozen=True)
@@ -67,11 +68,12 @@ def triage(settings: Settings, request: TriageInput, now: datetime) -> TriageRes
             active = charging_repo.active_sessions(db, account_id)
             if not active:
                 recent = charging_repo.recent_sessions(db, account_id)
-                # The one they named ("the one at Vianen last week"), else their latest.
-                latest = next((r for r in recent if r.session_id == request.pointed_at), recent[0] if recent else None)
+                # The one they named by place or operator ("the one at Vianen last week") becomes the
+                # session talked about; else their latest is shown. By name only: "my last one" is no order here.
+                pointed = named(request.message, recent) if len(recent) > 1 else None
+                latest = next((r for r in recent if r.session_id == pointed), recent[0] if recent else None)
                 return TriageResult(Outcome.NO_SESSION, replies.no_active_session_reply(latest, settings),
-                                    _undiagnosed(Outcome.NO_SESSION, request),
-                                    session_id=latest.session_id if latest else None)
+                                    _undiagnosed(Outcome.NO_SESSION, request), session_id=pointed)
             if len(active) > 1:
                 return TriageResult(Outcome.CHOOSE_SESSION, replies.choose_session_reply(active, settings),
                                     _undiagnosed(Outcome.CHOOSE_SESSION, request))

@@ -14,7 +14,7 @@ from bot.conversation import replies, stop_flow
 from bot.conversation.facts import TurnFacts, says
 from bot.conversation.handoff_fields import owns_session
 from bot.conversation.replies import Reply
-from bot.conversation.session_choice import choose, named
+from bot.conversation.session_choice import choose
 from bot.conversation.triage import TriageInput, TriageResult, triage
 from bot.domain.identity import Identity
 from bot.domain.outcomes import Outcome
@@ -89,7 +89,9 @@ def decide(settings: Settings, facts: TurnFacts, state: TurnState, identity: Opt
     if state.pending_question == stop_flow.STOP_QUESTION and (answered_yes_no or facts.leaving) \
             and not facts.wants_person:
         return _stop_answer(settings, decision, facts, state, identity, cannot_start, now)
-    if state.pending_question == KWH_QUESTION and answered_yes_no and facts.kwh is None:
+    if state.pending_question == KWH_QUESTION and answered_yes_no and (facts.kwh is None or not facts.kwh_in_words):
+        # The leading yes or no answers "is it still increasing?"; the rest of the message may tell more
+        # ("yeah, and the car isn't even connected anymore"). Only kWh words of its own outweigh it.
         kwh = "rising" if facts.yes else "flat"
     decision.slots["kwh_reported"] = kwh
 
@@ -167,12 +169,11 @@ def decide(settings: Settings, facts: TurnFacts, state: TurnState, identity: Opt
     if foreign is not None and facts.entities.get("session_id") == foreign:
         result = _triage(settings, identity, foreign, kwh, cannot_start, now)
         return _advice(decision, result, pending=WHICH_SESSION if result.reply.buttons else None)
-    pointed = _ended_session_named(settings, identity, facts) if not active and session_id is None else None
-    result = _triage(settings, identity, session_id, kwh, cannot_start, now, pointed_at=pointed)
+    result = _triage(settings, identity, session_id, kwh, cannot_start, now, message=facts.text)
     if result.outcome is Outcome.CHOOSE_SESSION:
         decision.slots["session_id"] = None
         return _advice(decision, result, pending=WHICH_SESSION)
-    if result.session_id and (result.outcome is not Outcome.NO_SESSION or result.session_id == pointed):
+    if result.session_id:
         decision.slots["session_id"] = result.session_id
     if result.outcome is Outcome.STILL_CHARGING and unplugged and kwh != "flat":
         # Unplugged, yet the meter still rises: not something the driver can fix.
@@ -228,16 +229,9 @@ def _off_topic(facts: TurnFacts, state: TurnState, kwh: Optional[str], cannot_st
 
 
 def _triage(settings: Settings, identity: Optional[Identity], session_id: Optional[str], kwh: Optional[str],
-            cannot_start: bool, now: datetime, typed: bool = False, pointed_at: Optional[str] = None) -> TriageResult:
+            cannot_start: bool, now: datetime, typed: bool = False, message: str = "") -> TriageResult:
     return triage(settings, TriageInput(identity=identity, session_id=session_id, typed_identifier=typed,
-                                        driver_cannot_start=cannot_start, kwh_reported=kwh, pointed_at=pointed_at), now)
-
-
-def _ended_session_named(settings: Settings, identity: Identity, facts: TurnFacts) -> Optional[str]:
-    """With nothing active, the ended session the message names by place or operator ("the one at Vianen")."""
-    with session_scope(settings) as db:
-        recent = charging_repo.recent_sessions(db, identity.account_id)
-    return named(facts.text, recent) if len(recent) > 1 else None  # by name only: "my last one" is no order here
+                                        driver_cannot_start=cannot_start, kwh_reported=kwh, message=message), now)
 
 
 def _advice(decision: TurnDecision, result: TriageResult, pending: Optional[str] = None,

@@ -1,7 +1,7 @@
 """Rasa 3.6 entity extractor for what drivers type: card numbers, session IDs, EVSE IDs,
 times and charge point operators, with normalised values.
 
-It runs after DIETClassifier and is authoritative for those five entity types: it drops
+It runs after the other extractors (CRF) and is authoritative for those five entity types: it drops
 whatever other extractors found for them and adds its own, leaving other types
 (``location``) alone. It owns a blank spaCy English pipeline (tokenizer only, nothing to
 download), because Rasa's SpacyNLP cannot load a blank model.

@@ -24,7 +24,6 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Iterator, List, Optional
 
-import sqlalchemy
 import sqlalchemy.orm
 from rasa.core.lock_store import InMemoryLockStore, LockStore, RedisLockStore
 from rasa.core.tracker_store import SQLTrackerStore
@@ -33,9 +32,9 @@ from rasa.shared.utils.common import class_from_module_path
 from rasa.utils.endpoints import EndpointConfig
 from sanic import Sanic
 from sanic.exceptions import SanicException
-from sqlalchemy.pool import QueuePool
 
 from bot.domain.identity import claimed_account
+from bot.store.db import make_engine
 from bot.settings import DEV_ACTION_TOKEN_FILE, action_token_from_env, private_file, rasa_process_env
 
 logger = logging.getLogger(__name__)
@@ -100,20 +99,9 @@ class ConfiguredTrackerStore(SQLTrackerStore):
     def _pool_sqlite(self, url: str) -> None:
         """Keeps SQLite connections open between turns, in WAL mode (Rasa opens the file anew for every read
         and write, and writes through a rollback journal: a few ms of every turn)."""
-        engine = sqlalchemy.create_engine(url, poolclass=QueuePool, pool_size=4, max_overflow=8,
-                                          connect_args={"check_same_thread": False})
-
-        @sqlalchemy.event.listens_for(engine, "connect")
-        def _pragmas(dbapi_connection: Any, _record: Any) -> None:
-            cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
-            # In WAL mode NORMAL survives a crash of the process; only a power cut may lose the last turns.
-            cursor.execute("PRAGMA synchronous=NORMAL")
-            cursor.close()
-
         self.engine.dispose()
-        self.engine = engine
-        self.sessionmaker = sqlalchemy.orm.sessionmaker(bind=engine)
+        self.engine = make_engine(url, sqlite_synchronous="NORMAL")
+        self.sessionmaker = sqlalchemy.orm.sessionmaker(bind=self.engine)
 
     async def retrieve(self, sender_id: str):  # type: ignore[override]
         ensure_action_endpoint()  # every Rasa command reads its tracker first, also `rasa shell`

@@ -399,7 +399,9 @@ _UPDATE_SESSIONS = update(_S).where(_S.c.id == bindparam("b_pk")).values({c: bin
 # A session we closed ourselves (a back-office close after a refused STOP_SESSION) stays closed in what the
 # assistant reads: the CPO's later updates are kept in ocpi_sessions and its readings, but one that would
 # make the mirror anything but COMPLETED or INVALID is not mirrored. A CPO's own end still is.
-_NOT_REOPENING_A_CLOSE = or_(bindparam("b_status").in_(_CLOSED),
+# (Equalities, not IN: an IN of a bound value expands per execution, which executemany refuses, and every
+# batch of more than one session would then be written one by one.)
+_NOT_REOPENING_A_CLOSE = or_(*(bindparam("b_status") == status for status in _CLOSED),
                              ~select(_BOC.c.id).where(_BOC.c.session_id == _CS.c.id).exists())
 _UPDATE_MIRRORS = update(_CS).where(_CS.c.id == bindparam("b_id"), _NOT_REOPENING_A_CLOSE).values(
     status=bindparam("b_status"), kwh=bindparam("b_kwh"), end_datetime=bindparam("b_end"),

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, text
 
-from bot.domain.ocpi import iso
+from bot.domain.ocpi import Clock, check_session, iso
 from bot.store.charging_repo import session_case
 from bot.store.db import session_scope
 from bot.store.models import ChargingSession, Evse, Location, Operator
@@ -289,6 +289,28 @@ def test_a_back_office_closed_session_is_not_reopened_by_the_cpos_later_updates(
                  {"status": "COMPLETED", "kwh": 16.7, "end_date_time": iso(end), "last_updated": iso(end)}))
     mirror = row(rx)[2]
     assert (mirror.status, mirror.kwh, mirror.end_datetime) == ("COMPLETED", 16.7, end)
+
+
+def test_patches_of_several_sessions_arriving_together_are_written_as_one_batch(rx, caplog):
+    """The writer gathers what arrives at once into one transaction; one of the sessions closed by us."""
+    start = utc_now() - timedelta(hours=3)
+    for sid in ("SES-GRN-1", "SES-GRN-2", "SES-GRN-3"):
+        ocpi(rx.call("PUT", f"/sessions/NL/GRN/{sid}", session(sid, start=start)), 201)
+    back_office_closed(rx, "SES-GRN-3", 0.0, start + timedelta(minutes=5))
+    now = utc_now()
+    clock = Clock(now, max_skew=timedelta(minutes=15))
+    updates = [check_session({"kwh": 4.0 + n, "status": "ACTIVE", "last_updated": iso(now - timedelta(seconds=n))},
+                             "NL", "GRN", sid, clock, partial=True)
+               for n, sid in enumerate(("SES-GRN-1", "SES-GRN-2", "SES-GRN-3"))]
+    store = make_store(rx.settings)
+    with caplog.at_level("INFO", logger="bot.store.ocpi_ingest"):
+        results = store.apply(updates)
+    store.dispose()
+    assert [r.status_code for r in results] == [1000, 1000, 1000]
+    assert not [r for r in caplog.records if "failed" in r.getMessage()], "the batch was written one by one"
+    assert [row(rx, sid)[2].kwh for sid in ("SES-GRN-1", "SES-GRN-2")] == [4.0, 5.0]
+    assert row(rx, "SES-GRN-2")[1][-1][1] == 5.0, "each update is a reading"
+    assert row(rx, "SES-GRN-3")[2].status == "COMPLETED", "the one we closed stays closed"
 
 
 def test_a_back_office_close_holds_when_the_cpo_first_pushes_the_session_afterwards(rx):

@@ -140,6 +140,8 @@ def test_a_place_taken_back_is_not_kept():
     assert corrected_place("Utrecht maar Amersfoort", "oh wacht, het was nie Utrecht maar Amersfoort") == "Amersfoort"
     assert corrected_place("Den Haag but Delft", "sorry, not Den Haag but Delft") == "Delft"
     assert corrected_place("Utrecht Centraal", "I was at Utrecht Centraal") == "Utrecht Centraal"
+    assert corrected_place("Amersfoort, niet Utrecht", "Amersfoort, niet Utrecht") == "Amersfoort"
+    assert corrected_place("Delft not Den Haag", "it was Delft not Den Haag") == "Delft"
 
 
 def test_after_an_id_not_on_the_account_the_one_on_it_can_be_chosen_in_words(seeded):
