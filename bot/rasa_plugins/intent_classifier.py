@@ -49,6 +49,7 @@ class WeightedLogisticRegressionClassifier(LogisticRegressionClassifier):
                  resource: Resource) -> None:
         super().__init__(config, name, model_storage, resource)
         self.clf.set_params(C=float(self.config["C"]))
+        self.featurizers = frozenset(self.config["featurizers"])
         # One weighting per featurizer (by its name or alias), learnt from the training data.
         self.weights: Dict[str, TfidfTransformer] = {}
 
@@ -56,32 +57,29 @@ class WeightedLogisticRegressionClassifier(LogisticRegressionClassifier):
 
     def _blocks(self, message: Message) -> Dict[str, csr_matrix]:
         """The message's sentence-level sparse features, one block per featurizer read."""
-        wanted = set(self.config["featurizers"])
         return {str(f.origin): csr_matrix(f.features) for f in message.features
                 if f.attribute == TEXT and f.type == FEATURE_TYPE_SENTENCE and f.is_sparse()
-                and (not wanted or str(f.origin) in wanted)}
+                and (not self.featurizers or str(f.origin) in self.featurizers)}
+
+    @staticmethod
+    def _stacked(per_message: List[Dict[str, csr_matrix]], origin: str, width: int) -> csr_matrix:
+        # A featurizer that had nothing to say about a message (no tokens) gives it zeros.
+        return vstack([blocks.get(origin, csr_matrix((1, width))) for blocks in per_message])
+
+    def _weighted(self, per_message: List[Dict[str, csr_matrix]]) -> csr_matrix:
+        return hstack([weighting.transform(self._stacked(per_message, origin, weighting.idf_.shape[0]))
+                       for origin, weighting in sorted(self.weights.items())]).tocsr()
 
     def _create_X(self, messages: List[Message]) -> csr_matrix:
-        per_message = [self._blocks(m) for m in messages]
-        columns = []
-        for origin in sorted(self.weights):
-            weighting = self.weights[origin]
-            width = weighting.idf_.shape[0]
-            # A featurizer that had nothing to say about a message (no tokens) gives it zeros.
-            block = vstack([b.get(origin, csr_matrix((1, width))) for b in per_message])
-            columns.append(weighting.transform(block))
-        return hstack(columns).tocsr()
+        return self._weighted([self._blocks(m) for m in messages])
 
     def _create_training_matrix(self, training_data: TrainingData) -> Tuple[csr_matrix, List[str]]:
         examples = [e for e in training_data.intent_examples if e.get("intent") and e.get("text")]
         per_message = [self._blocks(e) for e in examples]
-        origins = sorted({origin for blocks in per_message for origin in blocks})
-        self.weights = {}
-        for origin in origins:
-            width = next(b[origin].shape[1] for b in per_message if origin in b)
-            block = vstack([b.get(origin, csr_matrix((1, width))) for b in per_message])
-            self.weights[origin] = TfidfTransformer(sublinear_tf=True).fit(block)
-        return self._create_X(examples), [e.get("intent") for e in examples]
+        widths = {origin: block.shape[1] for blocks in per_message for origin, block in blocks.items()}
+        self.weights = {origin: TfidfTransformer(sublinear_tf=True).fit(self._stacked(per_message, origin, width))
+                        for origin, width in sorted(widths.items())}
+        return self._weighted(per_message), [e.get("intent") for e in examples]
 
     # --- storage -----------------------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ config.yml::
 from __future__ import annotations
 
 import re
+from collections import Counter
 from typing import Any, Dict, List, Optional, Text, Type
 
 import rasa.shared.utils.io
@@ -107,12 +108,10 @@ class NegationScopeFeaturizer(SparseFeaturizer, GraphComponent):
     def _featurize(self, message: Message) -> None:
         if not self.vocabulary or not message.get(TEXT):
             return
-        counts = scipy.sparse.lil_matrix((1, len(self.vocabulary)))
-        for word in self._words(message):
-            index = self.vocabulary.get(word)
-            if index is not None:
-                counts[0, index] += 1
-        self.add_features_to_message(None, counts.tocoo(), TEXT, message)
+        counts = Counter(self.vocabulary[w] for w in self._words(message) if w in self.vocabulary)
+        row = scipy.sparse.coo_matrix((list(counts.values()), ([0] * len(counts), list(counts))),
+                                      shape=(1, len(self.vocabulary)))
+        self.add_features_to_message(None, row, TEXT, message)
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
         for message in training_data.training_examples:
