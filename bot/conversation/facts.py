@@ -98,7 +98,12 @@ class TurnFacts:
 
     @property
     def unplugged(self) -> bool:
-        return says("unplugged", self.text)
+        return says("unplugged", self.text) and not self.still_plugged
+
+    @property
+    def still_plugged(self) -> bool:
+        """The car is still connected: "oh right, it's actually still plugged in", "hij hangt er nog aan"."""
+        return says("still_plugged", self.text)
 
     @property
     def dont_know(self) -> bool:

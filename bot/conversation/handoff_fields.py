@@ -201,6 +201,10 @@ def interpret_answer(slot: str, value: Any, facts: TurnFacts, settings: Settings
         if parsed is not None:
             return FormAnswer(parsed)
     gives_details = bool(set(FORM_SLOTS.values()) & set(facts.entities))
+    if slot == "session_id" and own_entity not in facts.entities and says("asks_where", facts.text) \
+            and not says("leaving", facts.text):
+        # "Where would I even see that?" is a question, whatever the classifier made of it: tell them where.
+        return FormAnswer(None, note="where_session_id")
     # "can't see it anywhere, skip it" skips this question even when classified as leaving; "forget it" leaves.
     classified_leaving = facts.intent in ("cancel", "goodbye") and not facts.dont_know
     if (says("leaving", facts.text) or classified_leaving) and not gives_details:
@@ -212,8 +216,6 @@ def interpret_answer(slot: str, value: Any, facts: TurnFacts, settings: Settings
         # "no session ID, but the card was wrong": the answer is in it too.
         return FormAnswer(NOT_KNOWN if facts.dont_know and slot != "card_number" else None)
     if unsure:
-        if slot == "session_id" and says("asks_where", facts.text):
-            return FormAnswer(None, note="where_session_id")
         if slot == "card_number":
             return FormAnswer(None, note="card_help")
         return FormAnswer(NOT_KNOWN, note="dont_know_session_id" if slot == "session_id" else "dont_know")

@@ -255,6 +255,10 @@ def handoff_declined() -> Reply:
     return Reply(text("handoff_flow.declined"))
 
 
+def still_plugged() -> Reply:
+    return Reply(text("handoff_flow.still_plugged"))
+
+
 def form_note(key: str) -> Reply:
     """A short word inside the handoff form: already_collecting, dont_know, dont_know_session_id,
     where_session_id, card_help."""

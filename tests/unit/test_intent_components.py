@@ -112,6 +112,20 @@ def test_a_negated_phrase_is_told_apart_from_the_same_words_unnegated(trained):
     assert len(hello["intent_ranking"]) == 3 and hello["intent"]["confidence"] > 0.5
 
 
+def test_the_weighting_at_parse_time_is_that_of_tf_idf():
+    import numpy as np
+    from scipy.sparse import random as sparse_random
+    from sklearn.feature_extraction.text import TfidfTransformer
+
+    from bot.rasa_plugins.intent_classifier import weigh
+
+    counts = sparse_random(40, 300, density=0.05, format="csr", random_state=1)
+    counts.data = np.ceil(counts.data * 4)
+    fitted, before = TfidfTransformer(sublinear_tf=True).fit(counts), counts.copy()
+    assert np.allclose(weigh(counts, fitted.idf_).toarray(), fitted.transform(counts).toarray())
+    assert (counts != before).nnz == 0  # the message's own features are left as they were
+
+
 def test_the_same_data_train_the_same_model(trained):
     first, second = trained
     texts = ["it is not counting", "the meter still rises", "hoi", "zzzz"]

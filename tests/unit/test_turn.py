@@ -117,6 +117,18 @@ def test_the_same_advice_twice_is_not_repeated_word_for_word(seeded):
     assert again.replies[0].text != first.replies[0].text and len(again.replies[0].text) < len(first.replies[0].text)
 
 
+def test_a_yes_that_says_the_car_is_still_plugged_in_brings_in_no_colleague(seeded):
+    """Still charging: the colleague is offered for after unplugging. "Oh yes, it's indeed still plugged in"
+    is no yes to that; "yeah, unplugged ages ago" is."""
+    offered = turn(seeded, "my session is still running in the app", "session_still_active", "charging")
+    assert offered.slots["pending_question"] == CONFIRM_HANDOFF
+    state = TurnState(pending_question=CONFIRM_HANDOFF, session_id="SES-100002")
+    for text in ("oh ja, de auto hangt er inderdaad nog aan", "oh right, yes, it's actually still plugged in"):
+        d = turn(seeded, text, "affirm", "charging", state=state)
+        assert not d.start_handoff and d.advice == "stop_at_charger" and d.replies, text
+    assert turn(seeded, "yeah, unplugged ages ago", "affirm", "charging", state=state).start_handoff
+
+
 def test_asked_to_pass_what_it_has_a_request_for_a_person_passes_it(seeded):
     """After "forget it, I'll wait", the offer to pass the details so far; "ja, stuur het maar door naar
     een medewerker" is a yes to that, not a new form."""
@@ -132,6 +144,18 @@ def test_a_question_skipped_in_the_form_is_not_known_and_forget_it_still_leaves(
     assert interpret_answer("session_id", skipped.text, skipped, seeded, NOW).value == NOT_KNOWN
     left = TurnFacts("vergeet het maar, ik wacht wel", "cancel", {"cancel": 0.8})
     assert interpret_answer("time", left.text, left, seeded, NOW).leave
+
+
+def test_asked_where_the_session_id_is_shown_it_says_where_whatever_the_classifier_made_of_it(seeded):
+    """A question back ("waar zou ik dat moeten zien?") is neither an answer nor leaving, even ranked goodbye."""
+    from bot.conversation.handoff_fields import interpret_answer
+
+    for text, intent in (("waar zou ik dat überhaupt moeten zien?", "goodbye"),
+                         ("where is the session id shown?", "nlu_fallback"),
+                         ("where would I even find that", "out_of_scope")):
+        facts = TurnFacts(text, intent, {intent: 0.3})
+        answer = interpret_answer("session_id", text, facts, seeded, NOW)
+        assert answer.note == "where_session_id" and not answer.leave and answer.value is None, text
 
 
 def test_a_place_taken_back_is_not_kept():
