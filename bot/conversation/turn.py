@@ -79,12 +79,12 @@ def decide(settings: Settings, facts: TurnFacts, state: TurnState, identity: Opt
 
     decision.slots.update(cannot_start=cannot_start or None, unplugged=unplugged or None)
 
-    # A yes or no answers the question asked last ("nah, I'll wait" is a no to an offer).
     if state.pending_question == CONFIRM_HANDOFF and facts.still_plugged and not facts.wants_person:
         # "Oh yes, the car is indeed still plugged in": the colleague was offered for after unplugging.
         decision.replies.append(replies.still_plugged())
         decision.advice = "stop_at_charger"
         return decision
+    # A yes or no answers the question asked last ("nah, I'll wait" is a no to an offer).
     if state.pending_question == CONFIRM_HANDOFF and (answered_yes_no or facts.leaving) and not facts.wants_person:
         if facts.yes and not facts.leaving:
             return _handoff(settings, decision, identity, state, state.session_id, partial=state.handoff_partial)

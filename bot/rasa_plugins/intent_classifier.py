@@ -35,7 +35,6 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 logger = logging.getLogger(__name__)
 
 _FILE = "weighted_logistic_regression.skops"
-_ALSO_TRUSTED = {"scipy.sparse._csr.csr_matrix"}
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
@@ -52,15 +51,10 @@ class WeightedLogisticRegressionClassifier(LogisticRegressionClassifier):
         super().__init__(config, name, model_storage, resource)
         self.clf.set_params(C=float(self.config["C"]))
         self.featurizers = frozenset(self.config["featurizers"])
-        # One weighting per featurizer (by its name or alias), learnt from the training data.
-        self.weights: Dict[str, TfidfTransformer] = {}
-        self.idf: Dict[str, np.ndarray] = {}  # the same weights as vectors, read once
-
-    def _use_weights(self, weights: Dict[str, TfidfTransformer]) -> None:
-        self.weights = weights
-        # TfidfTransformer.idf_ sums its whole diagonal matrix on every read, and its transform reads it
-        # (half the time of a parse, 50k character n-grams): read once, applied by `weigh`.
-        self.idf = {origin: weighting.idf_ for origin, weighting in weights.items()}
+        # One idf vector per featurizer (by its name or alias), learnt from the training data. Kept as
+        # vectors, not TfidfTransformers: their idf_ sums a 50k-wide diagonal matrix on every read, and their
+        # transform reads it (half the time of a parse).
+        self.idf: Dict[str, np.ndarray] = {}
 
     # --- features ----------------------------------------------------------------------------------
 
@@ -86,8 +80,8 @@ class WeightedLogisticRegressionClassifier(LogisticRegressionClassifier):
         examples = [e for e in training_data.intent_examples if e.get("intent") and e.get("text")]
         per_message = [self._blocks(e) for e in examples]
         widths = {origin: block.shape[1] for blocks in per_message for origin, block in blocks.items()}
-        self._use_weights({origin: TfidfTransformer(sublinear_tf=True).fit(self._stacked(per_message, origin, width))
-                           for origin, width in sorted(widths.items())})
+        self.idf = {origin: TfidfTransformer(sublinear_tf=True).fit(self._stacked(per_message, origin, width)).idf_
+                    for origin, width in sorted(widths.items())}
         return self._weighted(per_message), [e.get("intent") for e in examples]
 
     # --- storage -----------------------------------------------------------------------------------
@@ -96,7 +90,7 @@ class WeightedLogisticRegressionClassifier(LogisticRegressionClassifier):
         import skops.io as sio
 
         with self._model_storage.write_to(self._resource) as model_dir:
-            sio.dump({"classifier": self.clf, "weights": self.weights}, model_dir / _FILE)
+            sio.dump({"classifier": self.clf, "idf": self.idf}, model_dir / _FILE)
 
     @classmethod
     def load(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
@@ -107,12 +101,11 @@ class WeightedLogisticRegressionClassifier(LogisticRegressionClassifier):
         loaded = _read(model_storage, resource, sio)
         if loaded is None:  # not trained (no intents): an empty classifier, as Rasa's own
             return component
-        component.clf = loaded["classifier"]
-        component._use_weights(loaded["weights"])
+        component.clf, component.idf = loaded["classifier"], loaded["idf"]
         return component
 
     def process(self, messages: List[Message]) -> List[Message]:
-        if not self.weights:  # trained on no intents: nothing to say
+        if not self.idf:  # trained on no intents: nothing to say
             return messages
         return super().process(messages)
 
@@ -130,11 +123,11 @@ def _read(model_storage: ModelStorage, resource: Resource, sio: Any) -> Optional
     try:
         with model_storage.read_from(resource) as model_dir:
             path = model_dir / _FILE
-            # skops reads no pickle: only scikit-learn's types and the sparse matrix tf-idf keeps its weights in.
+            # skops reads no pickle, and only the types it trusts by default (scikit-learn's, numpy arrays).
             untrusted = sio.get_untrusted_types(file=path)
-            if set(untrusted) - _ALSO_TRUSTED:
+            if untrusted:
                 logger.warning("intent classifier: refusing untrusted types %s in %s", untrusted, path)
                 return None
-            return sio.load(path, trusted=untrusted)
+            return sio.load(path, trusted=False)
     except (ValueError, FileNotFoundError):
         return None
